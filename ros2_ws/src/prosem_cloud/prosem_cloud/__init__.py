@@ -1,0 +1,1 @@
+"""ProSem cloud nodes (rclpy). All algorithms live in prosem_core."""

@@ -1,0 +1,1 @@
+"""ProSem edge nodes (rclpy). All algorithms live in prosem_core."""

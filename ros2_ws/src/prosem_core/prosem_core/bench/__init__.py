@@ -1,0 +1,1 @@
+"""Benchmark runners behind `prosem bench ...` (JSON out)."""

@@ -1,0 +1,1 @@
+"""Models: vision encoders (edge), answerers (cloud), text embeddings, real-VLM backends."""

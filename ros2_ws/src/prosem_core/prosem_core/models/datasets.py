@@ -1,0 +1,100 @@
+"""easy-VQA data and cached encoder tokens (shared by training, the VQA bench and the codec bench).
+
+Tokens of all images of a split are computed once per encoder runtime and cached as .npy files in
+`model_dir()/cache` (git-ignored); later runs load them in a second. easy-VQA images are 64x64 RGB PNGs
+with one shape; questions are templated (shape, colour, yes/no), 13 answers.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from prosem_core.models.paths import model_dir
+
+SPLITS = ("train", "test")
+
+
+@dataclass(frozen=True)
+class VQASplit:
+    questions: list[str]
+    answers: list[str]
+    image_ids: np.ndarray  # [Q] easy-VQA image id of each question
+    answer_names: list[str]  # the 13 answers, in easy-VQA's order
+
+    @property
+    def answer_index(self) -> np.ndarray:
+        lookup = {a: i for i, a in enumerate(self.answer_names)}
+        return np.array([lookup[a] for a in self.answers], dtype=np.int64)
+
+
+def _easy_vqa():
+    try:
+        import easy_vqa
+    except ImportError as exc:
+        raise ImportError("easy-VQA data needs the PyPI package easy-vqa; run `make setup`") from exc
+    return easy_vqa
+
+
+def _check_split(split: str) -> None:
+    if split not in SPLITS:
+        raise ValueError(f"unknown easy-VQA split {split!r}; expected one of {SPLITS}")
+
+
+def easy_vqa_questions(split: str) -> VQASplit:
+    _check_split(split)
+    ev = _easy_vqa()
+    texts, answers, ids = ev.get_train_questions() if split == "train" else ev.get_test_questions()
+    return VQASplit(list(texts), list(answers), np.asarray(ids, dtype=np.int64), ev.get_answers())
+
+
+def easy_vqa_images(split: str) -> tuple[np.ndarray, list[np.ndarray]]:
+    """(sorted image ids, RGB uint8 images) of a split."""
+    from PIL import Image
+
+    _check_split(split)
+    ev = _easy_vqa()
+    paths = ev.get_train_image_paths() if split == "train" else ev.get_test_image_paths()
+    ids = np.array(sorted(paths), dtype=np.int64)
+    images = [np.asarray(Image.open(paths[int(i)]).convert("RGB")) for i in ids]
+    return ids, images
+
+
+def _cache_paths(split: str, runtime: str) -> tuple[Path, Path]:
+    base = model_dir() / "cache" / f"easy_vqa_{split}_{runtime}"
+    return base.with_name(base.name + "_ids.npy"), base.with_name(base.name + "_tokens.npy")
+
+
+def easy_vqa_tokens(split: str, runtime: str = "torch", encoder=None, refresh: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """(image ids [N], tokens float32 [N, 49, 1280]) of a split, computed once and cached.
+
+    The cache is keyed by split and runtime; `refresh=True` recomputes. Memory-mapped on load.
+    """
+    _check_split(split)
+    ids_path, tok_path = _cache_paths(split, runtime)
+    if not refresh and ids_path.is_file() and tok_path.is_file():
+        ids = np.load(ids_path, allow_pickle=False)
+        tokens = np.load(tok_path, allow_pickle=False, mmap_mode="r")
+        if len(ids) == len(tokens):
+            return ids, tokens
+    if encoder is None:
+        from prosem_core.models.encoder import build_encoder
+
+        encoder = build_encoder(runtime)
+    ids, images = easy_vqa_images(split)
+    tokens = encoder.encode_batch(images).astype(np.float32)
+    tok_path.parent.mkdir(parents=True, exist_ok=True)
+    # Write tokens first, ids last: a crash in between leaves no ids file and the cache is rebuilt.
+    ids_path.unlink(missing_ok=True)
+    np.save(tok_path, tokens)
+    np.save(ids_path, ids)
+    return ids, tokens
+
+
+def tokens_for_questions(ids: np.ndarray, tokens: np.ndarray, question_image_ids: np.ndarray) -> np.ndarray:
+    """Row of `tokens` for each question (index array into the image axis)."""
+    pos = np.searchsorted(ids, question_image_ids)
+    if np.any(pos >= len(ids)) or np.any(ids[np.minimum(pos, len(ids) - 1)] != question_image_ids):
+        raise KeyError("some question image ids are missing from the token cache")
+    return pos

@@ -24,6 +24,19 @@ touched, and no traffic can leave the pair.
 
 Namespaces of dead processes (from a crash or SIGKILL) are removed by `cleanup_stale()`, which every
 `ShapedLink` runs on entry.
+
+API (everything else is private):
+- `unavailable_reason() -> str | None`: why it cannot run here (not root, ip/tc/nft missing); tests
+  skip with it. Entering a ShapedLink raises `NetnsUnavailable` for the same reasons.
+- `LinkConfig(rate_bps, burst_bytes, limit_bytes, loss_percent)`; `ShapedLink(config)`, a context manager.
+- `link.ns[role]`, `link.addr[role]`, `link.dev[role]` for role "edge" / "cloud".
+- `link.run_in(role, argv, env=None, **popen_kwargs) -> Popen` (env is added to os.environ; give
+  console scripts by full path or keep the venv's bin on PATH); `link.stop(proc)`; `link.exec_in(role,
+  argv)` for short commands.
+- `link.set_loss(percent, roles=("edge", "cloud"))`, `link.set_link(up)`, `link.cut(seconds)`.
+- `link.counters(role)` (veth bytes/packets, tbf drops), `link.loss_dropped(role)`.
+- `dds_env(domain_id)`: environment for ROS 2 processes on both sides (SUBNET discovery).
+- `cleanup_stale()`, `list_namespaces()`.
 """
 from __future__ import annotations
 
@@ -56,8 +69,9 @@ class LinkConfig:
     """Shape of the link; every direction gets the same token bucket."""
 
     rate_bps: int = 1_000_000
-    # Token bucket depth. Small on purpose: a deep bucket lets short messages skip the rate entirely.
-    burst_bytes: int = 4_000
+    # Token bucket depth: one full-size packet. A deeper bucket lets short messages (a 1 KB base
+    # layer) leave at line rate instead of at `rate_bps`, flattering small-message modes.
+    burst_bytes: int = 1_600
     # Queue in front of the bucket. Deep like a cellular modem's buffer, so that one 64 KB DDS
     # datagram (fragmented into ~45 IP packets) always fits and is not tail-dropped by design.
     limit_bytes: int = 256_000
@@ -90,18 +104,20 @@ def unavailable_reason() -> str | None:
     return None
 
 
-def dds_env(domain_id: int) -> dict[str, str]:
+def dds_env(domain_id: int, udp_only: bool = False) -> dict[str, str]:
     """Environment for ROS 2 processes on the two sides of the link.
 
-    - SUBNET discovery: LOCALHOST (the Makefile's default) would never find the other namespace.
-    - UDPv4 only: both namespaces share /dev/shm, and Fast DDS would otherwise move data through shared
-      memory, bypassing the shaped link completely.
+    SUBNET discovery is required: LOCALHOST (the Makefile's default) never finds the other namespace.
+    Fast DDS uses shared memory only between participants with the same host id; measured here, the two
+    namespaces get different ones, so data crosses the veth while processes inside one namespace (a
+    camera and the edge node) keep the fast shared-memory path. `udp_only=True` forces UDP everywhere
+    (FASTDDS_BUILTIN_TRANSPORTS=UDPv4) for setups where that might not hold; the benchmark checks the
+    veth counters either way.
     """
-    return {
-        "ROS_DOMAIN_ID": str(domain_id),
-        "ROS_AUTOMATIC_DISCOVERY_RANGE": "SUBNET",
-        "FASTDDS_BUILTIN_TRANSPORTS": "UDPv4",
-    }
+    env = {"ROS_DOMAIN_ID": str(domain_id), "ROS_AUTOMATIC_DISCOVERY_RANGE": "SUBNET"}
+    if udp_only:
+        env["FASTDDS_BUILTIN_TRANSPORTS"] = "UDPv4"
+    return env
 
 
 def _run(argv: Sequence[str], *, check: bool = True, input_text: str | None = None) -> subprocess.CompletedProcess:

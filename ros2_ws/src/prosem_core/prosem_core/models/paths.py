@@ -66,3 +66,8 @@ def require_onnx(variant: str) -> Path:
             f"(set {ENV_MODEL_DIR} to use another folder)."
         )
     return path
+
+
+# Shipped files (prosem_core/data).
+VQA_HEAD_FILE = "vqa_head.safetensors"
+IMAGENET_LABELS_FILE = "imagenet_labels.txt"

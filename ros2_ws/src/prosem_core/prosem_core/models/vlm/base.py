@@ -51,6 +51,7 @@ class VlmConfig:
     prompt_template: used only when the model directory ships no chat template; must contain
         "{image}" and "{question}".
     max_new_tokens: default generation budget for `answer`.
+    min_new_tokens: end-of-sequence is held back for this many tokens, so an answer is never empty.
     """
 
     model_dir: str
@@ -59,6 +60,7 @@ class VlmConfig:
     resize_mode: Literal["processor", "direct"] = "processor"
     prompt_template: str | None = None
     max_new_tokens: int = 24
+    min_new_tokens: int = 1
     num_threads: int | None = None
 
     def __post_init__(self) -> None:
@@ -74,6 +76,8 @@ class VlmConfig:
             raise VlmInputError("prompt_template must contain '{image}' and '{question}'")
         if not (1 <= int(self.max_new_tokens) <= 4096):
             raise VlmInputError(f"max_new_tokens must be in 1..4096, got {self.max_new_tokens}")
+        if not (0 <= int(self.min_new_tokens) <= int(self.max_new_tokens)):
+            raise VlmInputError(f"min_new_tokens must be in 0..max_new_tokens, got {self.min_new_tokens}")
         if self.num_threads is not None and not (1 <= int(self.num_threads) <= 256):
             raise VlmInputError(f"num_threads must be in 1..256, got {self.num_threads}")
 
@@ -82,6 +86,11 @@ class VlmBackend(ABC):
     """Edge/cloud halves of one VLM. Subclasses hold the torch model; callers see numpy only."""
 
     family: str = "abstract"
+
+    @classmethod
+    def from_pretrained_dir(cls, model_dir: str, **config) -> "VlmBackend":
+        """Load from a local directory (never a hub id); `config`: further VlmConfig fields."""
+        raise NotImplementedError
 
     @property
     @abstractmethod

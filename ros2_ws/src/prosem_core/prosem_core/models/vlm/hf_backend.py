@@ -51,6 +51,7 @@ class HfVlmBackend(VlmBackend):
     """A transformers image-text-to-text model split at the visual tokens."""
 
     default_prompt_template: str = "{image}{question}"
+    end_of_turn_tokens: tuple[str, ...] = ()  # chat markers that end an answer besides EOS
 
     def __init__(self, config: VlmConfig, model_dir: ModelDir, model: torch.nn.Module, tokenizer, prep: PixelPrep):
         self.config = config
@@ -66,11 +67,11 @@ class HfVlmBackend(VlmBackend):
         if config.num_threads:
             torch.set_num_threads(int(config.num_threads))
         self._token_shape = self._infer_token_shape()
+        self._first_map = self._compute_first_linear_map()  # before a role drops the module it reads
         self._drop_unused_half()
 
     # ---- loading -----------------------------------------------------------------------------
-    model_class_name: str = ""  # transformers class, chosen by config.json model_type
-    family_name: str = ""
+    family_name: str = ""  # what open_model_dir must find in config.json
 
     @classmethod
     def from_pretrained_dir(cls, model_dir: str | Path, **overrides) -> "HfVlmBackend":
@@ -123,9 +124,6 @@ class HfVlmBackend(VlmBackend):
     def _hf_config(self):
         return self.model.config
 
-    def _first_map_on_lm(self) -> bool:
-        return True
-
     # ---- public API ------------------------------------------------------------------------------
     @property
     def token_shape(self) -> tuple[int, int]:
@@ -148,6 +146,8 @@ class HfVlmBackend(VlmBackend):
     def prompt_text(self, question: str) -> str:
         """Chat-templated prompt for one image + question, image placeholder already expanded."""
         question = check_question(question)
+        if self.image_token in question:
+            raise VlmInputError(f"question must not contain the image placeholder {self.image_token!r}")
         placeholder = "\x00IMAGE\x00"  # survives templating; replaced by the expanded block afterwards
         if self.chat_template and self.config.prompt_template is None:
             messages = [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": question}]}]
@@ -183,20 +183,30 @@ class HfVlmBackend(VlmBackend):
         embeds = embeds.masked_scatter(mask, rows)  # same op, same order as the model's pixel path
         return embeds, torch.ones_like(ids)
 
+    def _check_length(self, prompt_len: int, new_tokens: int) -> None:
+        limit = getattr(self.model.config.text_config, "max_position_embeddings", None)
+        if limit and prompt_len + new_tokens > limit:
+            raise VlmInputError(f"prompt ({prompt_len} tokens) + {new_tokens} new tokens exceeds the language "
+                                f"model's {limit} positions; shorten the question")
+
     @torch.inference_mode()
     def logits(self, tokens: np.ndarray, question: str) -> torch.Tensor:
         """Next-token logits [1, L, V] of the prompt with injected tokens (for checks and scoring)."""
         embeds, attn = self.inputs_embeds(tokens, question)
+        self._check_length(embeds.shape[1], 0)
         return self.model(inputs_embeds=embeds, attention_mask=attn, use_cache=False).logits
 
     @torch.inference_mode()
     def answer(self, tokens: np.ndarray, question: str, max_new_tokens: int | None = None) -> Answer:
-        budget = int(max_new_tokens or self.config.max_new_tokens)
+        budget = int(self.config.max_new_tokens if max_new_tokens is None else max_new_tokens)
         if not 1 <= budget <= 4096:
             raise VlmInputError(f"max_new_tokens must be in 1..4096, got {budget}")
         embeds, attn = self.inputs_embeds(tokens, question)
+        self._check_length(embeds.shape[1], budget)
         out = self.model.generate(inputs_embeds=embeds, attention_mask=attn, max_new_tokens=budget,
-                                  do_sample=False, num_beams=1, output_logits=True,
+                                  min_new_tokens=min(self.config.min_new_tokens, budget),
+                                  suppress_tokens=self._never_generate(), do_sample=False, num_beams=1,
+                                  eos_token_id=self._stop_ids(), output_logits=True,
                                   return_dict_in_generate=True, pad_token_id=self._pad_id())
         new_ids = out.sequences[0, -len(out.logits):]  # with inputs_embeds only new tokens come back
         logprobs = [torch.log_softmax(step[0].float(), dim=-1)[int(t)].item() for step, t in zip(out.logits, new_ids)]
@@ -205,6 +215,9 @@ class HfVlmBackend(VlmBackend):
         return Answer(text=text, confidence=float(min(max(confidence, 0.0), 1.0)))
 
     def first_linear_map(self) -> np.ndarray:
+        return self._first_map.copy()
+
+    def _compute_first_linear_map(self) -> np.ndarray:
         """Layer-0 q/k/v projections of the LM with the input RMSNorm gain folded in: [M, D].
 
         RMSNorm divides each token by its own RMS (a per-token scalar) and multiplies by a gain g, so
@@ -222,6 +235,21 @@ class HfVlmBackend(VlmBackend):
         if "gemma" in type(layer.input_layernorm).__name__.lower():
             gain = 1.0 + gain  # Gemma's RMSNorm scales by (1 + weight)
         return np.ascontiguousarray((weight * gain[None, :]).detach().float().cpu().numpy())
+
+    def _stop_ids(self) -> list[int]:
+        """End of sequence, plus the chat end-of-turn marker where the tokenizer has one."""
+        eos = self.model.generation_config.eos_token_id
+        ids = set(eos if isinstance(eos, list) else [eos]) | {self.tokenizer.eos_token_id}
+        vocab = self.tokenizer.get_vocab()
+        ids |= {vocab[t] for t in self.end_of_turn_tokens if t in vocab}
+        return sorted(int(i) for i in ids if i is not None)
+
+    def _never_generate(self) -> list[int]:
+        """Ids that are never a valid answer token: image placeholders, padding, begin-of-sequence, unknown."""
+        names = [self.image_token, "<fake_token_around_image>", "<global-img>", self.tokenizer.pad_token,
+                 self.tokenizer.bos_token, self.tokenizer.unk_token]
+        vocab, stop = self.tokenizer.get_vocab(), set(self._stop_ids())
+        return sorted({vocab[n] for n in names if n in vocab} - stop)
 
     def _pad_id(self) -> int | None:
         for tid in (self.tokenizer.pad_token_id, self.tokenizer.eos_token_id):

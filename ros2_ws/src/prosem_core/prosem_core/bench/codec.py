@@ -1,0 +1,319 @@
+"""Codec benchmark (`prosem bench codec`): bytes per frame vs downstream agreement, every method.
+
+Data: the first `limit` easy-VQA test images and all their questions; optionally held-out natural
+photos (crops of scikit-image's bundled photos drawn with another seed than calibration's).
+Reference: answers of the default answerer on the uncompressed tokens (same encoder runtime).
+For every method and operating point we report bytes/frame, token cosine, answer agreement with the
+reference and accuracy (easy-VQA), ImageNet top-1 agreement of the EfficientNet-Lite0 head on the
+mean token, and encode/decode CPU ms per frame (thread CPU time, one thread: robust to a busy host).
+
+Methods:
+  codec k=1..L   this Meta AutoEncoder, prefix of k layers (bytes include the 40-byte headers)
+  fp16 / int8    all tokens in half precision / int8 with one float32 scale per token
+  pooled-4/1     2x2-pooled / mean token in fp16, broadcast back over the grid for the answerer
+  mean-4bit-zlib the issue's baseline: mean token, 4-bit uniform, zlib
+  jpeg/webp      the image compressed at several qualities, decoded and re-encoded in the cloud;
+                 at the image's native size (easy-VQA: 64x64) and at the encoder's 224x224 input
+                 (what a camera frame resized for the model costs)
+Encode/decode times of jpeg/webp are the image codec only (the cloud-side encoder run is extra).
+"""
+from __future__ import annotations
+
+import math
+import time
+import zlib
+from dataclasses import asdict, dataclass, field
+from typing import Callable
+
+import numpy as np
+
+QUALITIES = (10, 30, 50, 70, 90)
+
+
+@dataclass
+class CodecBenchConfig:
+    limit: int = 200  # easy-VQA test images (all their questions count)
+    photos: int = 120  # held-out photo crops (0: skip)
+    runtime: str = "onnx"  # encoder runtime for reference tokens and for jpeg/webp
+    codebook: str | None = None  # None: the shipped codebook
+    qualities: tuple[int, ...] = QUALITIES
+    image_sizes: tuple[str, ...] = ("native", "224")
+    timing_frames: int = 100
+    seed: int = 0
+
+
+@dataclass
+class Row:
+    method: str
+    setting: str
+    dataset: str
+    bytes_per_frame: float
+    token_cosine: float
+    answer_agreement: float | None = None
+    accuracy: float | None = None
+    top1_agreement: float | None = None
+    fidelity: float | None = None
+    encode_ms: float | None = None
+    decode_ms: float | None = None
+    extra: dict = field(default_factory=dict)
+
+
+def _cosine(a: np.ndarray, b: np.ndarray) -> float:
+    a2, b2 = a.reshape(len(a), -1), b.reshape(len(b), -1)
+    num = (a2 * b2).sum(1)
+    return float(np.mean(num / np.maximum(np.linalg.norm(a2, axis=1) * np.linalg.norm(b2, axis=1), 1e-12)))
+
+
+def _cpu_ms(fn: Callable, items: list) -> tuple[list, float]:
+    out, times = [], []
+    for it in items:
+        t0 = time.thread_time()
+        out.append(fn(it))
+        times.append(time.thread_time() - t0)
+    return out, 1e3 * float(np.median(times))
+
+
+class _Scorer:
+    """Agreement/accuracy of reconstructed tokens for one data set."""
+
+    def __init__(self, tokens: np.ndarray, answerer, fc, questions=None):
+        self.tokens = tokens
+        self.answerer, self.fc = answerer, fc
+        self.ref_top1 = self.top1(tokens)
+        self.q = questions
+        if questions is not None:
+            self.ref_answers = self.answers(tokens)
+
+    def top1(self, toks: np.ndarray) -> np.ndarray:
+        return (toks.mean(axis=1) @ self.fc[0].T + self.fc[1]).argmax(axis=1)
+
+    def answers(self, toks: np.ndarray) -> np.ndarray:
+        pos, texts, _ = self.q
+        words, _ = self.answerer.answer_shapes_batch(toks[pos], texts)
+        return np.asarray(words)
+
+    def score(self, recon: np.ndarray) -> dict:
+        out = {"token_cosine": _cosine(recon, self.tokens),
+               "top1_agreement": float(np.mean(self.top1(recon) == self.ref_top1))}
+        if self.q is not None:
+            ans = self.answers(recon)
+            out["answer_agreement"] = float(np.mean(ans == self.ref_answers))
+            out["accuracy"] = float(np.mean(ans == self.q[2]))
+        return out
+
+
+def _token_baselines(tokens: np.ndarray, grid: int = 7) -> dict[str, tuple[Callable, Callable, Callable]]:
+    """name -> (encode tokens -> bytes, decode bytes -> tokens, nothing else)."""
+    t, d = tokens.shape[1:]
+
+    def fp16_enc(x):
+        return x.astype(np.float16).tobytes()
+
+    def fp16_dec(b):
+        return np.frombuffer(b, np.float16).astype(np.float32).reshape(t, d)
+
+    def int8_enc(x):
+        scale = np.maximum(np.abs(x).max(axis=1, keepdims=True), 1e-12) / 127.0
+        return scale.astype(np.float32).tobytes() + np.round(x / scale).astype(np.int8).tobytes()
+
+    def int8_dec(b):
+        scale = np.frombuffer(b, np.float32, count=t).reshape(t, 1)
+        return np.frombuffer(b, np.int8, offset=4 * t).reshape(t, d).astype(np.float32) * scale
+
+    cells = np.concatenate([np.full(len(a), i) for i, a in enumerate(np.array_split(np.arange(grid), 2))])
+    cell_of = (cells[:, None] * 2 + cells[None, :]).reshape(-1)
+
+    def pool4_enc(x):
+        return np.stack([x[cell_of == c].mean(0) for c in range(4)]).astype(np.float16).tobytes()
+
+    def pool4_dec(b):
+        return np.frombuffer(b, np.float16).astype(np.float32).reshape(4, d)[cell_of]
+
+    def mean_enc(x):
+        return x.mean(0).astype(np.float16).tobytes()
+
+    def mean_dec(b):
+        return np.repeat(np.frombuffer(b, np.float16).astype(np.float32)[None], t, axis=0)
+
+    def mean4_enc(x):
+        m = x.mean(0)
+        lo, hi = float(m.min()), float(m.max())
+        q = np.round((m - lo) / max(hi - lo, 1e-12) * 15).astype(np.uint8)
+        return np.float32([lo, hi]).tobytes() + zlib.compress((q[0::2] | (q[1::2] << 4)).tobytes(), 9)
+
+    def mean4_dec(b):
+        lo, hi = np.frombuffer(b, np.float32, count=2)
+        packed = np.frombuffer(zlib.decompress(b[8:]), np.uint8)
+        q = np.empty(d, np.float32)
+        q[0::2], q[1::2] = packed & 15, packed >> 4
+        return np.repeat((lo + q * (hi - lo) / 15)[None], t, axis=0)
+
+    methods = {"fp16": (fp16_enc, fp16_dec), "int8": (int8_enc, int8_dec), "mean-4bit-zlib": (mean4_enc, mean4_dec)}
+    if t == grid * grid:
+        methods["pooled-4"] = (pool4_enc, pool4_dec)
+    methods["pooled-1"] = (mean_enc, mean_dec)
+    return methods
+
+
+def _image_rows(name: str, images: list[np.ndarray], encoder, scorer: _Scorer, cfg: CodecBenchConfig,
+                progress) -> list[Row]:
+    from prosem_core.images import decode_image_bytes, encode_jpeg, encode_webp
+    from prosem_core.models.preprocess import resize_rgb
+
+    rows = []
+    coders = {"jpeg": encode_jpeg, "webp": encode_webp}
+    for size in cfg.image_sizes:
+        src = images if size == "native" else [resize_rgb(im, int(size)) for im in images]
+        for codec_name, enc_fn in coders.items():
+            for q in cfg.qualities:
+                blobs, enc_ms = _cpu_ms(lambda im: enc_fn(im, q), src)
+                decoded, dec_ms = _cpu_ms(decode_image_bytes, blobs)
+                recon = encoder.encode_batch(decoded).astype(np.float32)
+                s = scorer.score(recon)
+                rows.append(Row(codec_name, f"q{q} {size}", name, float(np.mean([len(b) for b in blobs])),
+                                encode_ms=enc_ms, decode_ms=dec_ms, **s))
+                progress(1)
+    return rows
+
+
+def _codec_rows(name: str, tokens: np.ndarray, ae, scorer: _Scorer, cfg: CodecBenchConfig, progress) -> list[Row]:
+    layers, enc_ms = _cpu_ms(lambda x: ae.encode(x, frame_seq=0), list(tokens))
+    rows = []
+    for k in range(1, ae.layer_count + 1):
+        timed = layers[:cfg.timing_frames]
+        _, dec_ms = _cpu_ms(lambda ls: ae.decode(ls[:k]), timed)
+        recon = np.stack([ae.decode(ls[:k]) for ls in layers])
+        nbytes = [sum(len(x) for x in ls[:k]) for ls in layers]
+        fid = [ae.fidelity(ls[:k]) for ls in layers]
+        rows.append(Row("codec", f"k={k}", name, float(np.mean(nbytes)), fidelity=float(np.mean(fid)),
+                        encode_ms=enc_ms, decode_ms=dec_ms,
+                        extra={"max_bytes": int(max(nbytes)), "layer_budget_total": int(sum(ae.config.layer_budgets[:k]))},
+                        **scorer.score(recon)))
+        progress(1)
+    return rows
+
+
+def _baseline_rows(name: str, tokens: np.ndarray, scorer: _Scorer, progress) -> list[Row]:
+    rows = []
+    rows.append(Row("uncompressed", "fp32", name, float(tokens[0].nbytes), **scorer.score(tokens)))
+    for method, (enc, dec) in _token_baselines(tokens).items():
+        blobs, enc_ms = _cpu_ms(enc, list(tokens))
+        recon, dec_ms = _cpu_ms(dec, blobs)
+        rows.append(Row(method, "", name, float(np.mean([len(b) for b in blobs])), encode_ms=enc_ms, decode_ms=dec_ms,
+                        **scorer.score(np.stack(recon))))
+        progress(1)
+    return rows
+
+
+def _summary(rows: list[Row], ae) -> dict:
+    """The issue's targets, checked against rows measured in this run."""
+    vqa = [r for r in rows if r.dataset == "easy-vqa"]
+    codec = [r for r in vqa if r.method == "codec"]
+    unc = next(r for r in vqa if r.method == "uncompressed")
+    base = codec[0]
+    within = [r for r in codec if r.bytes_per_frame <= 2048]
+    best2k = max(within, key=lambda r: r.answer_agreement) if within else None
+    out = {
+        "base_layer_bytes": base.bytes_per_frame, "base_layer_max_bytes": base.extra["max_bytes"],
+        "base_layer_answer_agreement": base.answer_agreement,
+        "best_agreement_within_2KiB": best2k.answer_agreement if best2k else None,
+        "best_agreement_within_2KiB_setting": best2k.setting if best2k else None,
+        "accuracy_uncompressed": unc.accuracy, "accuracy_all_layers": codec[-1].accuracy,
+        "encode_ms": codec[0].encode_ms, "decode_ms_all_layers": codec[-1].decode_ms,
+        "targets": {"agreement>=0.97@<=2KiB": bool(best2k and best2k.answer_agreement >= 0.97),
+                    "base<=1KiB&agreement>=0.85": bool(base.extra["max_bytes"] <= 1024 and base.answer_agreement >= 0.85),
+                    "all-layers accuracy within 1 point": bool(abs(unc.accuracy - codec[-1].accuracy) <= 0.01),
+                    "encode<=3ms": bool(codec[0].encode_ms <= 3.0), "decode<=3ms": bool(codec[-1].decode_ms <= 3.0)},
+    }
+    # bytes ratio against the best image codec at equal (or better) agreement, per image size
+    for size in ("native", "224"):
+        imgs = [r for r in vqa if r.method in ("jpeg", "webp") and r.setting.endswith(size)]
+        ratios = []
+        for r in codec:
+            better = [i.bytes_per_frame for i in imgs if i.answer_agreement >= r.answer_agreement]
+            if better:
+                ratios.append({"codec": r.setting, "agreement": r.answer_agreement,
+                               "image_bytes": min(better), "ratio": min(better) / r.bytes_per_frame})
+        if imgs:
+            out[f"bytes_ratio_vs_image_{size}"] = ratios
+            out[f"best_image_agreement_{size}"] = max(i.answer_agreement for i in imgs)
+    out["codebook_id"] = ae.codebook_id
+    return out
+
+
+def run(cfg: CodecBenchConfig, log: Callable[[str], None] = print) -> dict:
+    from tqdm import tqdm
+
+    from prosem_core.codec import MetaAutoEncoder, default_codec
+    from prosem_core.models.answerer import DefaultAnswerer
+    from prosem_core.models.datasets import easy_vqa_images, easy_vqa_questions, easy_vqa_tokens, tokens_for_questions
+    from prosem_core.models.encoder import build_encoder
+    from prosem_core.models.imagenet_head import load_fc
+
+    ae = MetaAutoEncoder.load(cfg.codebook) if cfg.codebook else default_codec()
+    answerer, fc = DefaultAnswerer(), load_fc()
+    encoder = build_encoder(cfg.runtime)
+    ids, tokens = easy_vqa_tokens("test", cfg.runtime, encoder=encoder)
+    n = min(cfg.limit, len(ids))
+    ids, tokens = ids[:n], np.asarray(tokens[:n], np.float32)
+    _, images = easy_vqa_images("test")
+    images = images[:n]
+    split = easy_vqa_questions("test")
+    sel = np.flatnonzero(np.isin(split.image_ids, ids))
+    pos = tokens_for_questions(ids, tokens, split.image_ids[sel])
+    questions = (pos, [split.questions[i] for i in sel], np.asarray([split.answers[i] for i in sel]))
+    photos = []
+    if cfg.photos:
+        from prosem_core.codec.calibration_images import photo_variants
+
+        variants = photo_variants(max(2, math.ceil(cfg.photos / 10) + 1), seed=cfg.seed + 1000)
+        photos = variants[:cfg.photos]
+    n_img = len(cfg.qualities) * 2 * len(cfg.image_sizes)
+    total = (ae.layer_count + 5 + n_img) * (2 if photos else 1)
+    rows: list[Row] = []
+    with tqdm(total=total, desc="bench codec", unit="op") as bar:
+        datasets = [("easy-vqa", tokens, images, questions)]
+        if photos:
+            datasets.append(("photos", encoder.encode_batch(photos).astype(np.float32), photos, None))
+        for name, toks, imgs, qs in datasets:
+            scorer = _Scorer(toks, answerer, fc, qs)
+            rows += _baseline_rows(name, toks, scorer, bar.update)
+            rows += _codec_rows(name, toks, ae, scorer, cfg, bar.update)
+            rows += _image_rows(name, imgs, encoder, scorer, cfg, bar.update)
+    report = {"config": asdict(cfg), "images": n, "questions": len(sel), "photos": len(photos),
+              "codebook": {"id": ae.codebook_id, "layer_budgets": list(ae.config.layer_budgets),
+                           "provenance": ae.provenance},
+              "timing": "median thread CPU ms per frame, single thread",
+              "rows": [asdict(r) for r in rows]}
+    report["summary"] = _summary(rows, ae)
+    return report
+
+
+def plot(report: dict, path: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    datasets = sorted({r["dataset"] for r in report["rows"]})
+    fig, axes = plt.subplots(1, len(datasets), figsize=(6.5 * len(datasets), 4.5), squeeze=False)
+    for ax, ds in zip(axes[0], datasets):
+        key = "answer_agreement" if ds == "easy-vqa" else "top1_agreement"
+        rows = [r for r in report["rows"] if r["dataset"] == ds and r[key] is not None]
+        groups: dict[str, list] = {}
+        for r in rows:
+            label = r["method"] + (f" {r['setting'].split()[-1]}" if r["method"] in ("jpeg", "webp") else "")
+            groups.setdefault(label, []).append(r)
+        for label, rs in groups.items():
+            rs = sorted(rs, key=lambda r: r["bytes_per_frame"])
+            style = "o-" if label == "codec" else ("s--" if label.startswith(("jpeg", "webp")) else "^")
+            ax.plot([r["bytes_per_frame"] for r in rs], [r[key] for r in rs], style, label=label)
+        ax.set_xscale("log")
+        ax.set_xlabel("bytes per frame (log)")
+        ax.set_ylabel(key.replace("_", " ") + " with uncompressed tokens")
+        ax.set_title(ds)
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)

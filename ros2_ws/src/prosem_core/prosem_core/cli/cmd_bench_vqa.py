@@ -1,0 +1,41 @@
+"""`prosem bench vqa --json OUT`: accuracy and semantic consistency per codec prefix (easy-VQA test)."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+
+def _count(text: str) -> int:
+    value = int(text)
+    if not 1 <= value <= 1000:
+        raise argparse.ArgumentTypeError(f"must be 1..1000, got {text}")
+    return value
+
+
+def run(args: argparse.Namespace) -> int:
+    from prosem_core.bench.vqa import VQABenchConfig, run as run_bench
+
+    cfg = VQABenchConfig(images=args.images, runtime=args.runtime, codebook=args.codebook,
+                         with_int8=not args.no_int8, seed=args.seed)
+    report = run_bench(cfg, log=lambda s: print(s, file=sys.stderr))
+    text = json.dumps(report, indent=2)
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(text + "\n")
+        print(f"wrote {args.json}", file=sys.stderr)
+    else:
+        print(text)
+    return 0
+
+
+def register(commands, groups) -> None:
+    p = groups["bench"].add_parser("vqa", help="easy-VQA accuracy + semantic consistency per codec prefix")
+    p.add_argument("--json", default=None, help="write the report here (default: stdout)")
+    p.add_argument("--images", type=_count, default=1000, help="test images to use (their questions all count)")
+    p.add_argument("--runtime", default="onnx", choices=["torch", "onnx", "onnx-int8"], help="reference encoder")
+    p.add_argument("--codebook", default=None, help="codebook path (default: the shipped one)")
+    p.add_argument("--no-int8", action="store_true", help="skip the int8-encoder condition")
+    p.add_argument("--seed", type=int, default=0, help="seed picking the images when --images < 1000")
+    p.set_defaults(func=run)

@@ -1,0 +1,25 @@
+"""`prosem export-onnx`: write the ONNX encoder files (fp32 and int8) where the edge looks for them."""
+from __future__ import annotations
+
+import argparse
+
+
+def run(args: argparse.Namespace) -> int:
+    import time
+
+    from prosem_core.models.export import ExportConfig, export_all
+    from prosem_core.models.paths import model_dir
+
+    start = time.perf_counter()
+    paths = export_all(force=args.force, cfg=ExportConfig(seed=args.seed))
+    for variant, path in paths.items():
+        print(f"{variant}: {path} ({path.stat().st_size / 1e6:.2f} MB)")
+    print(f"model dir: {model_dir()}  ({time.perf_counter() - start:.1f} s)")
+    return 0
+
+
+def register(commands, groups) -> None:
+    p = commands.add_parser("export-onnx", help="export the vision encoder to ONNX (fp32 + int8 QDQ); idempotent")
+    p.add_argument("--force", action="store_true", help="re-export even if the files exist")
+    p.add_argument("--seed", type=int, default=0, help="seed picking the int8 calibration images")
+    p.set_defaults(func=run)

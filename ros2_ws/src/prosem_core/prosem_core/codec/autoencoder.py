@@ -1,0 +1,402 @@
+"""MetaAutoEncoder: training-free, progressive, model-aware codec for visual tokens [T, D].
+
+Pipeline of one frame (all linear maps fitted in closed form by `fit`):
+    tokens X [T, D] --B (orthonormal spatial pyramid over the token grid)--> levels Z_l
+    Z_l --E_l = A P_l (model metric sqrt, then PCA of calibration data in that space)--> C_l
+    C_l --layers: dead-zone uniform quantization of the residual, one step per layer--> ints
+    ints --band-wise Golomb-Rice (entropy.py)--> payload, wrapped with header + CRC (layer_format.py)
+Decoding runs the same chain backwards from whatever prefix arrived. Squared error in C-space equals
+the model-weighted token error (B orthonormal, P orthonormal in A-space), so the encoder knows
+exactly how much error remains after each layer and signals it as the layer's fidelity.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import struct
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+from .config import CodecConfig
+from .entropy import decode_bands, encode_bands
+from .errors import CodecError
+from .fidelity import fidelity_from_error
+from .layer_format import HEADER_SIZE, LayerHeader, pack_layer, payload_of, read_header
+from .quantization import STEP_EXPONENT_BASE, dequantize, quantize
+from .transforms import ModelMetric, metric_from_model, pyramid_basis
+
+FORMAT_NAME = "prosem-meta-autoencoder"
+FORMAT_VERSION = 1
+_COMPONENT_EDGES = (0, 1, 2, 4, 8, 16, 32, 64, 96, 128, 192, 256, 384, 512, 768, 1024, 1536, 2048)
+_MAX_DETAIL_ROWS = 20_000  # calibration rows used for the detail-level PCA (speed)
+_ARRAY_NAMES = ("basis", "mean_coefficient", "metric_factor", "coarse_pca", "detail_pca")
+
+
+def _band_edges(rows: int, comps: int) -> np.ndarray:
+    ce = [c for c in _COMPONENT_EDGES if c < comps] + [comps]
+    return np.asarray(ce, np.int64) * rows
+
+
+@dataclass
+class _Level:
+    rows: slice          # rows of the pyramid basis
+    encode: np.ndarray | None  # [D, K] float32: Z_l -> C_l (detail level only)
+    decode: np.ndarray | None  # [K, D] float32: C_l -> Z_l (detail level only)
+    full: bool           # K == D: no truncation error
+    edges: np.ndarray    # entropy-coder band edges in scan order
+    basis_t: np.ndarray  # [T, n_l] float32: B_l^T
+
+
+def _orthonormal_columns(m: np.ndarray) -> np.ndarray:
+    """Deterministic orthonormalisation (QR with positive diagonal) of stored float16 bases."""
+    q, r = np.linalg.qr(m.astype(np.float64))
+    return q * np.where(np.diag(r) < 0, -1.0, 1.0)
+
+
+class MetaAutoEncoder:
+    """See the package docstring (prosem_core.codec) for the API."""
+
+    def __init__(self, arrays: dict[str, np.ndarray], meta: dict) -> None:
+        """Build from stored arrays + metadata (use fit() or load(); this is the common path)."""
+        try:
+            self.config = CodecConfig.from_json(meta["config"])
+            self.base_steps = [float(s) for s in meta["base_steps"]]
+            self.token_shape = (int(meta["tokens"]), int(meta["dim"]))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise CodecError(f"codebook metadata invalid: {exc}") from exc
+        self.provenance = dict(meta.get("provenance", {}))
+        t, d = self.token_shape
+        self._arrays = {k: np.ascontiguousarray(arrays[k]) for k in _ARRAY_NAMES}
+        if len(self.base_steps) != len(self.config.layer_levels) or not all(
+                math.isfinite(s) and s > 0 for s in self.base_steps):
+            raise CodecError("codebook steps invalid")
+        basis = self._arrays["basis"].astype(np.float64)
+        if basis.shape != (t, t):
+            raise CodecError("codebook basis has the wrong shape")
+        self.metric = ModelMetric(self._arrays["metric_factor"].astype(np.float64), float(meta["metric_floor"]))
+        a, a_inv = self.metric.sqrt()
+        _, slices = pyramid_basis(t, self.config.splits)
+        coarse = _orthonormal_columns(self._arrays["coarse_pca"])
+        detail = _orthonormal_columns(self._arrays["detail_pca"])
+        self._basis = basis.astype(np.float32)
+        weights = self.config.level_weights or (1.0,) * len(slices)
+        if len(weights) != len(slices):
+            raise CodecError(f"level_weights needs {len(slices)} values")
+        self._row_weights = np.concatenate([np.full(sl.stop - sl.start, w, np.float64)
+                                            for sl, w in zip(slices, weights)])
+        self._levels: list[_Level] = []
+        for i, sl in enumerate(slices):
+            last = i == len(slices) - 1
+            p = detail if last else coarse
+            n = sl.stop - sl.start
+            root = math.sqrt(weights[i])
+            self._levels.append(_Level(  # coarse levels use the shared _coarse_* matrices below
+                rows=sl, encode=(a @ p * root).astype(np.float32) if last else None,
+                decode=(p.T @ a_inv / root).astype(np.float32) if last else None,
+                full=p.shape[1] == d, edges=_band_edges(n, p.shape[1]),
+                basis_t=np.ascontiguousarray(basis[sl].T.astype(np.float32))))
+        # Coarse levels share one channel transform: one matmul for all their rows (speed).
+        self._coarse_rows = slice(0, slices[-1].start)
+        self._coarse_encode = (a @ coarse).astype(np.float32)
+        self._coarse_decode = (coarse.T @ a_inv).astype(np.float32)
+        self._coarse_scale = np.sqrt(self._row_weights[self._coarse_rows]).astype(np.float32)[:, None]
+        # One entropy-coded blob per layer: its levels' scans concatenated, band edges offset.
+        self._layer_edges = []
+        for levels in self.config.layer_levels:
+            edges, off = [np.zeros(1, np.int64)], 0
+            for lv in levels:
+                edges.append(self._levels[lv].edges[1:] + off)
+                off += int(self._levels[lv].edges[-1])
+            self._layer_edges.append(np.concatenate(edges))
+        self._mean_coefficient = self._arrays["mean_coefficient"].astype(np.float32)
+        self._meta = {k: v for k, v in meta.items() if k not in ("codebook_id", "provenance")}
+        self.codebook_id = self._content_hash()
+        if "codebook_id" in meta and meta["codebook_id"] != self.codebook_id:
+            raise CodecError("codebook content does not match its recorded id (file corrupt or edited)")
+
+    # ------------------------------------------------------------------ fitting
+    @classmethod
+    def fit(cls, calib_tokens: np.ndarray, model=None, **config) -> "MetaAutoEncoder":
+        """Closed-form fit from calibration tokens [N, T, D]; `model`: None | W [M, D] | obj with
+        first_linear_map(). Config keys: see CodecConfig."""
+        try:
+            cfg = CodecConfig(**config)
+        except TypeError as exc:
+            raise ValueError(f"bad codec config: {exc}") from exc
+        x = np.asarray(calib_tokens, np.float32)
+        if x.ndim != 3 or x.shape[0] < 2 or not np.isfinite(x).all():
+            raise ValueError(f"calib_tokens must be a finite [N>=2, T, D] array, got shape {x.shape}")
+        n, t, d = x.shape
+        # Steps are calibrated on frames the PCA did not see: on seen frames the PCA tail is exactly
+        # empty and layers come out smaller than on new frames.
+        rng = np.random.default_rng(0)
+        order = rng.permutation(n)
+        held = order[:min(cfg.step_calibration_frames, n // 4)] if n >= 8 else order
+        fit_idx = order[len(held):] if n >= 8 else order
+        frames = x[held]
+        x = x[np.sort(fit_idx)]
+        n = len(x)
+        metric = metric_from_model(model, d, cfg.metric_rank, cfg.null_weight)
+        metric = ModelMetric(metric.factor.astype(np.float16).astype(np.float64), metric.floor)
+        basis, slices = pyramid_basis(t, cfg.splits)
+        z = np.matmul(basis.astype(np.float32), x)  # [N, T, D]
+        mean_coef = z[:, 0].mean(axis=0)
+        a, _ = metric.sqrt()
+        a32 = a.astype(np.float32)
+
+        def cov(rows: np.ndarray) -> np.ndarray:
+            y = rows.astype(np.float32) @ a32
+            c = (y.T @ y).astype(np.float64) / len(rows)
+            return c / max(np.trace(c), 1e-30)
+
+        coarse_cov = cov(z[:, 0] - mean_coef)
+        for sl in slices[1:-1]:
+            coarse_cov += cov(z[:, sl].reshape(-1, d))
+        detail_rows = z[:, slices[-1]].reshape(-1, d)
+        if len(detail_rows) > _MAX_DETAIL_ROWS:
+            detail_rows = detail_rows[rng.choice(len(detail_rows), _MAX_DETAIL_ROWS, replace=False)]
+        detail_cov = cov(detail_rows)
+        coarse_pca = np.linalg.eigh(coarse_cov)[1][:, ::-1][:, :cfg.coarse_components or d]
+        detail_pca = np.linalg.eigh(detail_cov)[1][:, ::-1][:, :min(cfg.detail_components, d)]
+        arrays = {"basis": basis, "mean_coefficient": mean_coef.astype(np.float32),
+                  "metric_factor": metric.factor.astype(np.float16),
+                  "coarse_pca": coarse_pca.astype(np.float16), "detail_pca": detail_pca.astype(np.float16)}
+        meta = {"format": FORMAT_NAME, "format_version": FORMAT_VERSION, "tokens": t, "dim": d,
+                "config": cfg.to_json(), "metric_floor": metric.floor,
+                "base_steps": [1.0] * len(cfg.layer_levels), "calibration_frames": n}
+        ae = cls(arrays, meta)
+        meta["base_steps"] = ae._calibrate_steps(frames)
+        return cls(arrays, meta)
+
+    def _calibrate_steps(self, frames: np.ndarray) -> list[float]:
+        """Per layer, the smallest step whose layer sizes fit the budget for `budget_quantile` of
+        the calibration frames (bisection in log step, layers in order)."""
+        coefs = [self._coefficients(f, None)[0] for f in frames]
+        recon = [[np.zeros_like(c) for c in cs] for cs in coefs]
+        # floor: a step far below the coefficients' scale buys nothing and risks float underflow
+        floor = 1e-6 * max(float(np.sqrt(np.mean([np.mean(c ** 2) for cs in coefs for c in cs]))), 1e-30)
+        steps = []
+        for j, levels in enumerate(self.config.layer_levels):
+            budget = self.config.layer_budgets[j]
+            scale = max(float(np.sqrt(np.mean([np.mean((cs[lv] - rc[lv]) ** 2) for cs, rc in zip(coefs, recon)
+                                                for lv in levels]))), 1e-12)
+
+            def size_quantile(step: float) -> float:
+                sizes = [self._layer_size(cs, rc, j, step) for cs, rc in zip(coefs, recon)]
+                return float(np.quantile(sizes, self.config.budget_quantile))
+
+            lo, hi = math.log(scale * 0.01), math.log(scale * 30.0)
+            for _ in range(12):
+                mid = 0.5 * (lo + hi)
+                if size_quantile(math.exp(mid)) > budget:
+                    lo = mid
+                else:
+                    hi = mid
+            step = float(np.float32(max(math.exp(hi), floor)))
+            steps.append(step)
+            for cs, rc in zip(coefs, recon):
+                for lv in levels:
+                    rc[lv] += dequantize(quantize(cs[lv] - rc[lv], step, self.config.deadzone), step)
+        return steps
+
+    def _layer_size(self, coefs, recon, j: int, step: float) -> int:
+        levels = self.config.layer_levels[j]
+        scan = np.concatenate([quantize(coefs[lv] - recon[lv], step, self.config.deadzone).T.reshape(-1)
+                               for lv in levels])
+        return HEADER_SIZE + 1 + len(encode_bands(scan, self._layer_edges[j]))
+
+    # ------------------------------------------------------------------ persistence
+    def _content_hash(self) -> str:
+        h = hashlib.sha256(json.dumps(self._meta, sort_keys=True).encode())
+        for name in _ARRAY_NAMES:
+            arr = self._arrays[name]
+            h.update(name.encode() + str(arr.dtype).encode() + str(arr.shape).encode())
+            h.update(np.ascontiguousarray(arr).tobytes())
+        return h.hexdigest()[:16]
+
+    @staticmethod
+    def _paths(path: str | os.PathLike) -> tuple[str, str]:
+        stem = os.fspath(path)
+        for ext in (".npz", ".json"):
+            if stem.endswith(ext):
+                stem = stem[: -len(ext)]
+        return stem + ".npz", stem + ".json"
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Write PATH.npz (arrays, no pickle) and PATH.json (config, steps, id, provenance)."""
+        npz, js = self._paths(path)
+        os.makedirs(os.path.dirname(os.path.abspath(npz)), exist_ok=True)
+        np.savez_compressed(npz, **self._arrays)
+        meta = dict(self._meta, codebook_id=self.codebook_id, provenance=self.provenance)
+        with open(js, "w", encoding="utf-8") as f:
+            json.dump(meta, f, indent=1, sort_keys=True)
+            f.write("\n")
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> "MetaAutoEncoder":
+        npz, js = cls._paths(path)
+        try:
+            with open(js, encoding="utf-8") as f:
+                meta = json.load(f)
+            with np.load(npz, allow_pickle=False) as data:
+                arrays = {k: data[k] for k in _ARRAY_NAMES}
+        except FileNotFoundError as exc:
+            raise CodecError(f"codebook file missing: {exc.filename}") from exc
+        except (OSError, ValueError, KeyError) as exc:
+            raise CodecError(f"codebook unreadable ({npz}, {js}): {exc}") from exc
+        if meta.get("format") != FORMAT_NAME or meta.get("format_version") != FORMAT_VERSION:
+            raise CodecError(f"{js} is not a version {FORMAT_VERSION} {FORMAT_NAME} codebook")
+        return cls(arrays, meta)
+
+    # ------------------------------------------------------------------ encoding
+    @property
+    def layer_count(self) -> int:
+        return len(self.config.layer_levels)
+
+    def _check_tokens(self, tokens, what: str) -> np.ndarray:
+        x = np.asarray(tokens, dtype=np.float32)
+        if x.shape != self.token_shape:
+            raise CodecError(f"{what} shape {x.shape} != codebook token shape {self.token_shape}")
+        if not np.isfinite(x).all():
+            raise CodecError(f"{what} contain NaN or inf")
+        return x
+
+    def _row_energy(self, z: np.ndarray) -> np.ndarray:
+        """Model-metric energy of each row of z."""
+        e = self.metric.floor * np.einsum("ij,ij->i", z, z, dtype=np.float64)
+        if self.metric.factor32.shape[1]:
+            p = z @ self.metric.factor32
+            e += np.einsum("ij,ij->i", p, p, dtype=np.float64)
+        return e
+
+    def _coefficients(self, x: np.ndarray, ref: np.ndarray | None):
+        """Coefficients to code (of x - ref, or of x minus the calibration mean), the weighted model
+        energy of x about the calibration mean, and the error outside the coded subspace."""
+        zc = self._basis @ x
+        zc[0] -= self._mean_coefficient
+        zd = zc if ref is None else self._basis @ (x - ref)
+        row_energy = self._row_energy(zc)
+        energy = float(row_energy @ self._row_weights)
+        coarse = (zd[self._coarse_rows] @ self._coarse_encode) * self._coarse_scale
+        coefs = [coarse[lv.rows] for lv in self._levels[:-1]]
+        last = self._levels[-1]
+        coefs.append(zd[last.rows] @ last.encode)
+        # error outside the kept channel components (exact: energy minus what the coefficients hold)
+        trunc = 0.0
+        for lv, c in zip(self._levels, coefs):
+            if not lv.full:
+                rows_energy = row_energy[lv.rows] if ref is None else self._row_energy(zd[lv.rows])
+                w = self._row_weights[lv.rows.start]
+                trunc += max(w * float(rows_energy.sum()) - float(np.einsum("ij,ij->", c, c)), 0.0)
+        return coefs, energy, trunc
+
+    def encode(self, tokens: np.ndarray, frame_seq: int = 0,
+               reference: tuple[int, np.ndarray] | None = None) -> list[bytes]:
+        """Tokens [T, D] -> layers, coarse to fine. With reference=(ref_seq, ref_tokens) the frame is
+        coded as a change against ref_tokens, which must be exactly what the receiver decoded for
+        ref_seq (e.g. `decode(confirmed_layers)` run on the sender); otherwise a keyframe."""
+        x = self._check_tokens(tokens, "tokens")
+        if not 0 <= int(frame_seq) <= 0xFFFFFFFF:
+            raise CodecError("frame_seq must fit in uint32")
+        ref_seq, ref = int(frame_seq), None
+        if reference is not None:
+            ref_seq, ref = int(reference[0]), self._check_tokens(reference[1], "reference tokens")
+            if not 0 <= ref_seq <= 0xFFFFFFFF:
+                raise CodecError("reference frame_seq must fit in uint32")
+        coefs, energy, trunc = self._coefficients(x, ref)
+        recon = [np.zeros_like(c) for c in coefs]
+        layers = []
+        for j, levels in enumerate(self.config.layer_levels):
+            budget = self.config.layer_budgets[j]
+            exponent = 0
+            while exponent < 128:
+                step = self.base_steps[j] * STEP_EXPONENT_BASE ** exponent
+                qs = [quantize(coefs[lv] - recon[lv], step, self.config.deadzone) for lv in levels]
+                scan = np.concatenate([q.T.reshape(-1) for q in qs])
+                payload = struct.pack("<b", exponent) + encode_bands(scan, self._layer_edges[j])
+                size = HEADER_SIZE + len(payload)
+                if size <= budget:
+                    break
+                # bytes fall slower than the step grows: jump by the log of the overshoot
+                exponent += max(1, int(math.ceil(2.0 * math.log2(size / budget))))
+            else:
+                raise CodecError("tokens too large to fit the layer budget")  # pragma: no cover
+            for lv, q in zip(levels, qs):
+                recon[lv] += dequantize(q, step)
+            err = trunc + sum(float(np.sum((c - r) ** 2)) for c, r in zip(coefs, recon))
+            header = LayerHeader(version=1, codebook_id=self.codebook_id, frame_seq=int(frame_seq),
+                                 layer_index=j, layer_count=self.layer_count, token_shape=self.token_shape,
+                                 fidelity=fidelity_from_error(err, energy), keyframe=ref is None,
+                                 ref_frame_seq=ref_seq, payload_size=len(payload))
+            layers.append(pack_layer(header, payload))
+        return layers
+
+    # ------------------------------------------------------------------ decoding
+    def check_prefix(self, layers: Sequence[bytes]) -> list[LayerHeader]:
+        """Headers of a valid prefix of one frame's layers for this codebook, or CodecError."""
+        if isinstance(layers, (bytes, bytearray)) or not isinstance(layers, Sequence) or len(layers) == 0:
+            raise CodecError("need a non-empty list of layers (a prefix of encode()'s output)")
+        headers = [read_header(layer) for layer in layers]
+        first = headers[0]
+        for i, h in enumerate(headers):
+            if h.codebook_id != self.codebook_id:
+                raise CodecError(f"layer of codebook {h.codebook_id}, this decoder has {self.codebook_id}")
+            if h.layer_count != self.layer_count or h.token_shape != self.token_shape:
+                raise CodecError("layer count or token shape differs from the codebook")
+            if (h.frame_seq, h.keyframe, h.ref_frame_seq) != (first.frame_seq, first.keyframe, first.ref_frame_seq):
+                raise CodecError("layers of different frames (or references) mixed")
+            if h.layer_index != i:
+                raise CodecError(f"layer {i} of the prefix has index {h.layer_index} "
+                                 "(missing, duplicated or out-of-order layer)")
+        return headers
+
+    def decode(self, layers: Sequence[bytes], reference: tuple[int, np.ndarray] | None = None) -> np.ndarray:
+        """Any prefix layers[:k], k >= 1 -> tokens [T, D] float32. Frames coded against a reference
+        need the same reference=(ref_seq, ref_tokens) the sender used."""
+        headers = self.check_prefix(layers)
+        h0 = headers[0]
+        if h0.keyframe:
+            ref = None
+        else:
+            if reference is None:
+                raise CodecError(f"frame {h0.frame_seq} was coded against frame {h0.ref_frame_seq}; reference needed")
+            if int(reference[0]) != h0.ref_frame_seq:
+                raise CodecError(f"reference is frame {reference[0]}, layers need frame {h0.ref_frame_seq}")
+            ref = self._check_tokens(reference[1], "reference tokens")
+        recon = [None] * len(self._levels)
+        for j, layer in enumerate(layers):
+            buf = payload_of(layer).tobytes()
+            if not buf:
+                raise CodecError("empty layer payload")
+            exponent = struct.unpack_from("<b", buf, 0)[0]
+            step = self.base_steps[j] * STEP_EXPONENT_BASE ** exponent
+            scan = decode_bands(buf[1:], self._layer_edges[j])
+            off = 0
+            for lv in self.config.layer_levels[j]:
+                level = self._levels[lv]
+                n = int(level.edges[-1])
+                rows = level.rows.stop - level.rows.start
+                delta = dequantize(scan[off:off + n].reshape(-1, rows).T, step)
+                off += n
+                recon[lv] = delta if recon[lv] is None else recon[lv] + delta
+        out = ref.copy() if ref is not None else np.outer(self._levels[0].basis_t[:, 0], self._mean_coefficient)
+        coarse = [c if c is not None else np.zeros((lv.rows.stop - lv.rows.start, self._coarse_decode.shape[0]), np.float32)
+                  for lv, c in zip(self._levels[:-1], recon[:-1])]
+        if any(c is not None for c in recon[:-1]):
+            zc = (np.concatenate(coarse) / self._coarse_scale) @ self._coarse_decode
+            out += self._basis[self._coarse_rows].T @ zc
+        if recon[-1] is not None:
+            out += self._levels[-1].basis_t @ (recon[-1] @ self._levels[-1].decode)
+        if not np.isfinite(out).all():
+            raise CodecError("decoded tokens are not finite (corrupt layers)")
+        return out.astype(np.float32, copy=False)
+
+    def fidelity(self, layers: Sequence[bytes]) -> float:
+        """Fidelity (0..1) of what this prefix decodes to: 1 - model-weighted squared error / model
+        energy of the frame about the calibration mean, signalled by the sender in the last layer."""
+        return self.check_prefix(layers)[-1].fidelity
+

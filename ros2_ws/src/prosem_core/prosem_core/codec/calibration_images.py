@@ -1,0 +1,79 @@
+"""Where calibration images come from (`prosem calibrate`): bundled photos with augmentations,
+easy-VQA training images, image files, camera frames from a rosbag. Plain generators of RGB uint8
+HxWx3 arrays; heavy imports happen only when a source is used.
+"""
+from __future__ import annotations
+
+import glob
+import os
+from typing import Iterator
+
+import numpy as np
+
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
+
+
+def photo_variants(per_photo: int, seed: int = 0) -> list[np.ndarray]:
+    """scikit-image's bundled photos, each with `per_photo - 1` random crops (35-100 % of the side),
+    horizontal flips and colour/brightness jitter: natural-image statistics without a download."""
+    from prosem_core.models.sample_images import bundled_photos
+
+    rng = np.random.default_rng(seed)
+    out = []
+    for _, photo in bundled_photos():
+        h, w = photo.shape[:2]
+        out.append(photo)
+        for _ in range(per_photo - 1):
+            s = rng.uniform(0.35, 1.0)
+            ch, cw = max(16, int(h * s)), max(16, int(w * s))
+            y, x = int(rng.integers(0, h - ch + 1)), int(rng.integers(0, w - cw + 1))
+            crop = photo[y:y + ch, x:x + cw].astype(np.float32)
+            if rng.random() < 0.5:
+                crop = crop[:, ::-1]
+            crop = crop * rng.uniform(0.7, 1.3, size=3) + rng.uniform(-25, 25)
+            out.append(np.clip(crop, 0, 255).astype(np.uint8))
+    return out
+
+
+def image_files(pattern: str) -> list[str]:
+    """A directory (its image files, sorted) or a glob pattern."""
+    if os.path.isdir(pattern):
+        files = sorted(os.path.join(pattern, f) for f in os.listdir(pattern) if f.lower().endswith(IMAGE_EXTENSIONS))
+    else:
+        files = sorted(f for f in glob.glob(pattern, recursive=True) if f.lower().endswith(IMAGE_EXTENSIONS))
+    if not files:
+        raise FileNotFoundError(f"no image files match {pattern!r}")
+    return files
+
+
+def read_image_files(files: list[str]) -> Iterator[np.ndarray]:
+    from PIL import Image
+
+    for f in files:
+        with Image.open(f) as im:
+            yield np.asarray(im.convert("RGB"))
+
+
+def easy_vqa_train_images(count: int) -> list[np.ndarray]:
+    from prosem_core.models.datasets import easy_vqa_images
+
+    _, images = easy_vqa_images("train")
+    return images[:count]
+
+
+def bag_images(bag_dir: str, topic: str | None, every: int, limit: int | None) -> Iterator[np.ndarray]:
+    """Every `every`-th camera frame of a rosbag (prosem_core.bags.read_images), at most `limit`."""
+    try:
+        from prosem_core.bags import read_images
+    except ImportError as exc:
+        raise RuntimeError(f"reading bags needs prosem_core.bags ({exc})") from exc
+    if not os.path.isdir(bag_dir):
+        raise FileNotFoundError(f"bag directory {bag_dir!r} does not exist")
+    taken = 0
+    for i, (_, rgb) in enumerate(read_images(bag_dir, topic=topic)):
+        if i % every:
+            continue
+        yield rgb
+        taken += 1
+        if limit is not None and taken >= limit:
+            return

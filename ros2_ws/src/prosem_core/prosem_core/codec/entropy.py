@@ -1,0 +1,221 @@
+"""Entropy coding of quantized coefficients, vectorized with numpy (no per-symbol Python loop).
+
+Coefficients arrive in scan order, cut into bands of similar statistics (the codec orders channels
+by calibration variance, so later bands are sparser). Each band is coded in one of two modes:
+  sparse  for every non-zero: the gap (zeros skipped since the previous non-zero of the band) and
+          the magnitude minus one, both Golomb-Rice coded, plus one sign bit;
+  dense   (more than a third non-zero) every coefficient as a zigzag value (2|v| - [v<0]), Rice coded.
+Rice parameters are chosen per band and per frame from the mean of the values.
+
+Rice codes are split into separate streams so that decoding needs no sequential parse:
+    unary stream     quotients u >> k as ones closed by a zero (at most ESCAPE ones)
+    remainder stream the low k bits of every non-escaped symbol (MSB first)
+    sign stream      one bit per non-zero of the sparse bands
+    escapes          uint32 values of symbols whose quotient reached ESCAPE
+Symbol order: gaps of the sparse bands, their magnitudes, then the dense bands' values. Decoding is
+"find the first N zeros" in the unary stream plus fixed-width gathers.
+
+Side information: per band a varint 2 * nonzeros + dense; per non-empty band one parameter byte
+(sparse: k_gap << 4 | k_mag; dense: k).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .errors import CodecError
+
+ESCAPE = 20  # quotients >= ESCAPE are sent raw as uint32
+MAX_K = 15
+MAX_VALUE = 1 << 24  # larger quantized values are absurd for this codec
+
+
+def _varints(values: np.ndarray) -> bytes:
+    out = bytearray()
+    for n in values.tolist():
+        while n >= 0x80:
+            out.append((n & 0x7F) | 0x80)
+            n >>= 7
+        out.append(n)
+    return bytes(out)
+
+
+def _read_varints(buf: bytes, count: int) -> tuple[list[int], int]:
+    values, pos = [], 0
+    for _ in range(count):
+        value, shift = 0, 0
+        while True:
+            if pos >= len(buf):
+                raise CodecError("payload truncated inside a varint")
+            byte = buf[pos]
+            pos += 1
+            value |= (byte & 0x7F) << shift
+            if not byte & 0x80:
+                break
+            shift += 7
+            if shift > 28:
+                raise CodecError("varint too long")
+        values.append(value)
+    return values, pos
+
+
+def _rice_k(u: np.ndarray, band: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Per band, k = round(log2(mean * ln 2)): within a few hundredths of a bit per symbol of the
+    best Rice parameter for geometric data."""
+    sums = np.bincount(band, weights=u, minlength=counts.size)
+    mean = sums / np.maximum(counts, 1)
+    return np.clip(np.round(np.log2(np.maximum(mean, 1e-9) * 0.6931)), 0, MAX_K).astype(np.int64)
+
+
+def _ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """Concatenation of arange(s, s + n) for every (s, n)."""
+    total = int(lengths.sum())
+    if total == 0:
+        return np.zeros(0, np.int64)
+    offsets = np.repeat(starts - np.cumsum(lengths) + lengths, lengths)
+    return np.arange(total, dtype=np.int64) + offsets
+
+
+def encode_bands(q: np.ndarray, edges: np.ndarray) -> bytes:
+    """q: int64 1-D quantized values in scan order; edges: band boundaries [0, ..., len(q)]."""
+    nbands = len(edges) - 1
+    lens = np.diff(edges)
+    nz = np.flatnonzero(q)
+    band = np.searchsorted(edges, nz, side="right") - 1
+    counts = np.bincount(band, minlength=nbands)
+    dense = counts * 3 > lens
+    side = _varints(2 * counts + dense)
+    if nz.size == 0:
+        return side
+    if np.abs(q[nz]).max() >= MAX_VALUE // 2:
+        raise CodecError("quantized value out of range (step too small for these tokens)")
+    sparse_nz = ~dense[band]
+    nz_s, band_s = nz[sparse_nz], band[sparse_nz]
+    first = np.ones(nz_s.size, bool)
+    first[1:] = band_s[1:] != band_s[:-1]
+    prev = np.empty_like(nz_s)
+    if nz_s.size:
+        prev[0] = -1
+        prev[1:] = nz_s[:-1]
+    gaps = nz_s - np.where(first, edges[band_s] - 1, prev) - 1
+    vals_s = q[nz_s]
+    mags = np.abs(vals_s) - 1
+    dense_bands = np.flatnonzero(dense)
+    idx_d = _ranges(edges[dense_bands], lens[dense_bands])
+    band_d = np.repeat(dense_bands, lens[dense_bands])
+    vd = q[idx_d]
+    zz = 2 * np.abs(vd) - (vd < 0)
+    sparse_counts = np.where(dense, 0, counts)
+    kg = _rice_k(gaps, band_s, sparse_counts)
+    km = _rice_k(mags, band_s, sparse_counts)
+    kz = _rice_k(zz, band_d, np.where(dense, lens, 0))
+    live = counts > 0
+    side += np.where(dense, kz, kg << 4 | km)[live].astype(np.uint8).tobytes()
+    u = np.concatenate([gaps, mags, zz])
+    k = np.concatenate([kg[band_s], km[band_s], kz[band_d]])
+    quo = u >> k
+    esc = quo >= ESCAPE
+    quo = np.minimum(quo, ESCAPE)
+    ulen = quo + 1
+    unary = np.ones(int(ulen.sum()), np.uint8)
+    unary[np.cumsum(ulen) - 1] = 0
+    kr = np.where(esc, 0, k)
+    start = np.cumsum(kr) - kr
+    rem = np.zeros(int(start[-1] + kr[-1]), np.uint8)
+    for kv in np.unique(kr).tolist():  # a handful of distinct widths: no per-symbol mask
+        if kv == 0:
+            continue
+        sel = np.flatnonzero(kr == kv)
+        shifts = np.arange(kv - 1, -1, -1)
+        rem[(start[sel][:, None] + np.arange(kv)).ravel()] = ((u[sel][:, None] >> shifts) & 1).ravel()
+    stream = np.concatenate([unary, rem, (vals_s < 0).astype(np.uint8)])
+    out = side + np.packbits(stream).tobytes()
+    if esc.any():
+        out += u[esc].astype("<u4").tobytes()
+    return out
+
+
+def decode_bands(buf: bytes, edges: np.ndarray) -> np.ndarray:
+    """Inverse of encode_bands; the whole buffer must be consumed exactly."""
+    nbands = len(edges) - 1
+    lens = np.diff(edges)
+    out = np.zeros(int(edges[-1]), np.int64)
+    words, pos = _read_varints(buf, nbands)
+    words = np.asarray(words, np.int64)
+    counts, dense = words >> 1, (words & 1).astype(bool)
+    if (counts > lens).any() or (dense & (counts * 3 <= lens)).any():
+        raise CodecError("band header inconsistent with the band size")
+    live = np.flatnonzero(counts)
+    if live.size == 0:
+        if pos != len(buf):
+            raise CodecError("trailing bytes after the coefficient data")
+        return out
+    if pos + live.size > len(buf):
+        raise CodecError("payload truncated in band parameters")
+    params = np.zeros(nbands, np.int64)
+    params[live] = np.frombuffer(buf, np.uint8, count=live.size, offset=pos)
+    pos += live.size
+    if (params[dense] > MAX_K).any():
+        raise CodecError("invalid Rice parameter")
+    sparse_counts = np.where(dense, 0, counts)
+    n_s = int(sparse_counts.sum())
+    band_s = np.repeat(np.arange(nbands), sparse_counts)
+    dense_bands = np.flatnonzero(dense)
+    band_d = np.repeat(dense_bands, lens[dense_bands])
+    kg, km = params >> 4, params & 0x0F
+    k = np.concatenate([kg[band_s], km[band_s], params[band_d]])
+    nsym = k.size
+    bits = np.unpackbits(np.frombuffer(buf, np.uint8, offset=pos))
+    zeros = np.flatnonzero(bits == 0)
+    if zeros.size < nsym:
+        raise CodecError("payload truncated in the unary stream")
+    ends = zeros[:nsym]
+    quo = np.diff(ends, prepend=-1) - 1
+    if (quo > ESCAPE).any():
+        raise CodecError("unary code longer than the escape length")
+    esc = quo == ESCAPE
+    kr = np.where(esc, 0, k)
+    rpos = int(ends[-1]) + 1
+    rlen = int(kr.sum())
+    used_bits = rpos + rlen + n_s
+    if used_bits > bits.size:
+        raise CodecError("payload truncated in the remainder/sign streams")
+    start = rpos + np.cumsum(kr) - kr
+    u = quo << k
+    for kv in np.unique(kr).tolist():
+        if kv == 0:
+            continue
+        sel = np.flatnonzero(kr == kv)
+        weights = np.left_shift(1, np.arange(kv - 1, -1, -1))
+        u[sel] += bits[start[sel][:, None] + np.arange(kv)].astype(np.int64) @ weights
+    negative = bits[rpos + rlen:used_bits].astype(bool)
+    nbytes = (used_bits + 7) // 8
+    if bits[used_bits:nbytes * 8].any():
+        raise CodecError("non-zero padding bits")
+    n_esc = int(esc.sum())
+    esc_start = pos + nbytes
+    if len(buf) != esc_start + 4 * n_esc:
+        raise CodecError("payload length does not match its coefficient data")
+    if n_esc:
+        ev = np.frombuffer(buf, "<u4", count=n_esc, offset=esc_start).astype(np.int64)
+        if (ev >= MAX_VALUE).any() or ((ev >> k[esc]) < ESCAPE).any():
+            raise CodecError("invalid escaped value")
+        u[esc] = ev
+    if n_s:
+        gaps, mags = u[:n_s], u[n_s:2 * n_s]
+        steps = gaps + 1
+        csum = np.cumsum(steps)
+        live_s = np.flatnonzero(sparse_counts)
+        band_first = np.concatenate([[0], np.cumsum(sparse_counts[live_s])[:-1]])
+        offsets = csum - np.repeat(csum[band_first] - steps[band_first], sparse_counts[live_s]) - 1
+        if (offsets >= lens[band_s]).any():
+            raise CodecError("coefficient position outside its band")
+        vals = mags + 1
+        out[edges[band_s] + offsets] = np.where(negative, -vals, vals)
+    if dense_bands.size:
+        zz = u[2 * n_s:]
+        vals = np.where(zz & 1, -((zz + 1) >> 1), zz >> 1)
+        idx_d = _ranges(edges[dense_bands], lens[dense_bands])
+        out[idx_d] = vals
+        if (np.bincount(band_d, weights=vals != 0, minlength=nbands)[dense_bands] != counts[dense_bands]).any():
+            raise CodecError("dense band non-zero count mismatch")
+    return out

@@ -1,0 +1,123 @@
+"""Linear transforms of the codec: an orthonormal spatial pyramid over the token grid and the
+downstream model's error metric over channels.
+
+Spatial pyramid. Tokens X [T, D] on an h x w grid (square if T is a square, else 1 x T) are mapped by
+an orthonormal T x T matrix B into levels: level 0 is the mean token (scaled by sqrt(T)), level 1
+the contrasts between the cells of a coarse grid (e.g. 2 x 2), level 2 the detail inside each cell.
+Orthonormality makes squared error add up per coefficient, which is what makes the signalled
+fidelity exact and monotone in the number of layers.
+
+Model metric. If the downstream model applies a linear map W [M, D] to each token, an error e costs
+||W e||^2 = e^T G e with G = W^T W. We keep the top `rank` eigen-directions of G and add a small
+floor (`null_weight` times the mean kept eigenvalue) so directions W ignores still get a few bits
+(token cosine stays meaningful). Channel coordinates are y = x A with A = G^(1/2); Euclidean error
+in y is model error.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+
+def token_grid(tokens: int) -> tuple[int, int]:
+    side = math.isqrt(tokens)
+    return (side, side) if side * side == tokens else (1, tokens)
+
+
+def _cells(h: int, w: int, split: int) -> np.ndarray:
+    """Cell index of every token when the h x w grid is cut into split x split cells."""
+    rows = np.concatenate([np.full(len(a), i) for i, a in enumerate(np.array_split(np.arange(h), min(split, h)))])
+    cols = np.concatenate([np.full(len(a), i) for i, a in enumerate(np.array_split(np.arange(w), min(split, w)))])
+    return (rows[:, None] * min(split, w) + cols[None, :]).reshape(-1)
+
+
+def _orthonormal_complement(basis: np.ndarray, span: np.ndarray) -> np.ndarray:
+    """Orthonormal rows spanning span's row space minus basis's row space (basis rows orthonormal)."""
+    resid = span - (span @ basis.T) @ basis if basis.size else span.copy()
+    u, s, vt = np.linalg.svd(resid, full_matrices=False)
+    keep = s > 1e-8 * max(1.0, s.max(initial=0.0))
+    return vt[keep]
+
+
+def pyramid_basis(tokens: int, splits: tuple[int, ...] = (2,)) -> tuple[np.ndarray, list[slice]]:
+    """Orthonormal B [T, T] whose row groups are the pyramid levels; returns (B, level slices).
+
+    Levels: the mean, then one level per split factor (cells of that grid minus coarser levels),
+    then the remaining per-token detail. Detail rows are built per coarsest-fine cell so each is
+    spatially local.
+    """
+    h, w = token_grid(tokens)
+    rows = [np.full((1, tokens), 1.0 / math.sqrt(tokens))]
+    slices = [slice(0, 1)]
+    for split in splits:
+        cells = _cells(h, w, split)
+        indicator = np.stack([(cells == c).astype(np.float64) for c in range(cells.max() + 1)])
+        new = _orthonormal_complement(np.concatenate(rows), indicator)
+        if len(new):
+            slices.append(slice(slices[-1].stop, slices[-1].stop + len(new)))
+            rows.append(new)
+    basis = np.concatenate(rows)
+    # Detail: within each finest cell, the contrasts of its tokens (local support).
+    finest = _cells(h, w, splits[-1]) if splits else np.zeros(tokens, int)
+    detail = []
+    for c in range(finest.max() + 1):
+        members = np.flatnonzero(finest == c)
+        local = np.zeros((len(members), tokens))
+        local[np.arange(len(members)), members] = 1.0
+        detail.append(_orthonormal_complement(basis, local))
+    detail_rows = np.concatenate(detail)
+    if len(detail_rows):
+        slices.append(slice(len(basis), len(basis) + len(detail_rows)))
+        basis = np.concatenate([basis, detail_rows])
+    assert basis.shape == (tokens, tokens)
+    return basis, slices
+
+
+@dataclass
+class ModelMetric:
+    """G ~= F F^T + floor * I: F [D, r] holds the kept eigen-directions scaled by sqrt(eigenvalue)."""
+
+    factor: np.ndarray  # [D, r]
+    floor: float
+
+    def __post_init__(self) -> None:
+        self.factor32 = np.ascontiguousarray(self.factor, np.float32)
+
+    def sqrt(self) -> np.ndarray:
+        """A = G^(1/2) (symmetric) and its inverse, for fitting only."""
+        d = self.factor.shape[0]
+        q, s, _ = np.linalg.svd(self.factor, full_matrices=True)
+        eig = np.full(d, self.floor)
+        eig[:s.size] += s ** 2
+        a = (q * np.sqrt(eig)) @ q.T
+        a_inv = (q / np.sqrt(eig)) @ q.T
+        return a, a_inv
+
+    def energy(self, z: np.ndarray) -> float:
+        """sum over rows of z G z^T, cheap when r << D."""
+        e = self.floor * float(np.einsum("ij,ij->", z, z))
+        if self.factor.shape[1]:
+            p = z @ self.factor
+            e += float(np.einsum("ij,ij->", p, p))
+        return e
+
+
+def metric_from_model(model, dim: int, rank: int, null_weight: float) -> ModelMetric:
+    """Build the channel metric from model=None | W [M, D] | obj.first_linear_map()."""
+    if model is None:
+        return ModelMetric(np.zeros((dim, 0), np.float32), 1.0)
+    w = model.first_linear_map() if hasattr(model, "first_linear_map") else model
+    w = np.asarray(w, np.float64)
+    if w.ndim != 2 or w.shape[1] != dim or not np.isfinite(w).all():
+        raise ValueError(f"model linear map must be a finite [M, {dim}] array, got shape {w.shape}")
+    g = w.T @ w
+    eig, vec = np.linalg.eigh(g)
+    eig, vec = eig[::-1].clip(min=0), vec[:, ::-1]
+    if eig[0] <= 0:
+        raise ValueError("model linear map is zero")
+    eig = eig / eig.mean()  # scale-free: a model and 10x that model give the same codec
+    r = int(min(rank, np.count_nonzero(eig > 1e-9 * eig[0])))
+    floor = null_weight * float(eig[:r].mean())
+    return ModelMetric((vec[:, :r] * np.sqrt(eig[:r])).astype(np.float32), floor)

@@ -1,0 +1,108 @@
+"""Train the easy-VQA answer head on frozen encoder tokens (torch; seeded, reproducible).
+
+The torch module mirrors `vqa_head.VQAHead` exactly; after training its weights are copied into a
+numpy `VQAHead` and saved as safetensors. Fixed epochs, no early stopping: the test split is only
+used to report accuracy, never to pick a model.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from prosem_core.models.datasets import easy_vqa_questions, easy_vqa_tokens, tokens_for_questions
+from prosem_core.models.question_text import bag_of_words, build_vocab
+from prosem_core.models.vqa_head import VQAHead, VQAHeadConfig
+
+
+@dataclass
+class TrainConfig:
+    seed: int = 0
+    epochs: int = 8
+    batch_size: int = 256
+    lr: float = 2e-3
+    weight_decay: float = 1e-4
+    dropout: float = 0.2
+    token_runtime: str = "onnx"  # which encoder's cached tokens to train on
+    threads: int = 2
+
+
+class _TorchHead(nn.Module):
+    def __init__(self, cfg: VQAHeadConfig, vocab_size: int, num_answers: int, dropout: float):
+        super().__init__()
+        self.tok = nn.Linear(cfg.token_dim, cfg.token_hidden)
+        self.img = nn.Linear(2 * cfg.token_hidden, cfg.hidden)
+        self.q = nn.Linear(vocab_size, cfg.hidden)
+        self.mix = nn.Linear(cfg.hidden, cfg.mix_hidden)
+        self.out = nn.Linear(cfg.mix_hidden, num_answers)
+        self.drop = nn.Dropout(dropout)
+
+    def forward(self, tokens: torch.Tensor, bow: torch.Tensor) -> torch.Tensor:
+        z = torch.relu(self.tok(tokens))
+        pooled = torch.cat([z.mean(dim=1), z.amax(dim=1)], dim=1)
+        img = torch.relu(self.img(self.drop(pooled)))
+        q = torch.relu(self.q(bow))
+        h = torch.relu(self.mix(self.drop(img * q)))
+        return self.out(h)
+
+    def to_numpy(self) -> dict[str, np.ndarray]:
+        pairs = {"tok": self.tok, "img": self.img, "q": self.q, "mix": self.mix, "out": self.out}
+        out = {}
+        for key, layer in pairs.items():
+            out[f"W_{key}"] = layer.weight.detach().numpy().astype(np.float32)
+            out[f"b_{key}"] = layer.bias.detach().numpy().astype(np.float32)
+        return out
+
+
+def evaluate(head: VQAHead, split: str = "test", runtime: str = "onnx", limit: int | None = None, seed: int = 0) -> float:
+    data = easy_vqa_questions(split)
+    ids, tokens = easy_vqa_tokens(split, runtime)
+    rows = np.arange(len(data.questions))
+    if limit is not None and limit < len(rows):
+        rows = np.sort(np.random.default_rng(seed).choice(rows, size=limit, replace=False))
+    pos = tokens_for_questions(ids, tokens, data.image_ids[rows])
+    correct = 0
+    for s in range(0, len(rows), 512):
+        r, p = rows[s : s + 512], pos[s : s + 512]
+        pred, _ = head.predict(np.asarray(tokens[p]), [data.questions[i] for i in r])
+        correct += int((pred == data.answer_index[r]).sum())
+    return correct / len(rows)
+
+
+def train(cfg: TrainConfig = TrainConfig(), head_cfg: VQAHeadConfig = VQAHeadConfig(), log=print) -> VQAHead:
+    torch.manual_seed(cfg.seed)
+    np.random.seed(cfg.seed)
+    torch.set_num_threads(cfg.threads)
+    data = easy_vqa_questions("train")
+    ids, tokens = easy_vqa_tokens("train", cfg.token_runtime)
+    tokens_t = torch.from_numpy(np.array(tokens, dtype=np.float32))  # a writable copy of the memory map
+    vocab = build_vocab(data.questions)
+    bow = torch.from_numpy(bag_of_words(data.questions, vocab))
+    pos = torch.from_numpy(tokens_for_questions(ids, tokens, data.image_ids))
+    target = torch.from_numpy(data.answer_index)
+    model = _TorchHead(head_cfg, len(vocab), len(data.answer_names), cfg.dropout)
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    steps = cfg.epochs * ((len(target) + cfg.batch_size - 1) // cfg.batch_size)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=steps)
+    gen = torch.Generator().manual_seed(cfg.seed)
+    for epoch in range(cfg.epochs):
+        start, total, correct, seen = time.perf_counter(), 0.0, 0, 0
+        model.train()
+        for batch in torch.randperm(len(target), generator=gen).split(cfg.batch_size):
+            logits = model(tokens_t[pos[batch]], bow[batch])
+            loss = nn.functional.cross_entropy(logits, target[batch])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            sched.step()
+            total += float(loss.detach()) * len(batch)
+            correct += int((logits.argmax(1) == target[batch]).sum())
+            seen += len(batch)
+        log(f"epoch {epoch + 1}/{cfg.epochs}: loss {total / seen:.4f} train acc {correct / seen:.4f} ({time.perf_counter() - start:.1f} s)")
+    model.eval()
+    head = VQAHead(head_cfg, model.to_numpy(), vocab, data.answer_names)
+    head.train_info = asdict(cfg)
+    return head

@@ -1,0 +1,92 @@
+"""LLaVA-style models split at the vision tower (projector on the edge or on the cloud, by config).
+
+Edge: CLIP/SigLIP tower -> hidden state of `vision_feature_layer` (CLS dropped for the "default"
+strategy) -> optionally the 2-layer MLP projector. Cloud: projector if the edge did not run it, then the
+language model reads the rows at the <image> positions (one <image> per token, as LlavaProcessor expands).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from .base import VlmConfig
+from .hf_backend import HfVlmBackend
+from .model_dir import ModelDir
+from .preprocess import PixelPrep, build_pixel_prep
+
+
+class LlavaBackend(HfVlmBackend):
+    family = "llava"
+    family_name = "llava"
+    default_prompt_template = "USER: {image}\n{question} ASSISTANT:"
+
+    @classmethod
+    def _model_class(cls, model_type: str):
+        from transformers import LlavaForConditionalGeneration
+
+        return LlavaForConditionalGeneration
+
+    @classmethod
+    def _pixel_prep(cls, mdir: ModelDir, hf_config, config: VlmConfig) -> PixelPrep:
+        return build_pixel_prep(mdir.image_processor, "clip", int(hf_config.vision_config.image_size),
+                                config.resize_mode)
+
+    @property
+    def projector_on_edge(self) -> bool:
+        return bool(self.config.llava_projector_on_edge)
+
+    def _infer_token_shape(self) -> tuple[int, int]:
+        cfg = self.model.config
+        per_side = cfg.vision_config.image_size // cfg.vision_config.patch_size
+        n = per_side * per_side + (0 if cfg.vision_feature_select_strategy == "default" else 1)
+        layers = cfg.vision_feature_layer
+        width = cfg.text_config.hidden_size if self.projector_on_edge else (
+            cfg.vision_config.hidden_size * (1 if isinstance(layers, int) else len(layers)))
+        return n, int(width)
+
+    def _selected_vision_features(self, pixel_values: torch.Tensor) -> torch.Tensor:
+        """Tower features the projector would read: [1, T, Dv * n_layers], as LlavaModel selects them."""
+        cfg = self.model.config
+        out = self.model.model.vision_tower(pixel_values, output_hidden_states=True, return_dict=True)
+        layers = cfg.vision_feature_layer
+        picked = [out.hidden_states[i] for i in ([layers] if isinstance(layers, int) else layers)]
+        if cfg.vision_feature_select_strategy == "default":
+            picked = [h[:, 1:] for h in picked]  # drop CLS
+        return picked[0] if len(picked) == 1 else torch.cat(picked, dim=-1)
+
+    def _vision_tokens(self, pixel_values: torch.Tensor) -> torch.Tensor:
+        if self.projector_on_edge:
+            # The model's own feature path, tower + projector.
+            feats = self.model.model.get_image_features(pixel_values=pixel_values, return_dict=True).pooler_output
+            return torch.cat(list(feats), dim=0)
+        return self._selected_vision_features(pixel_values)[0]
+
+    def _tokens_to_lm_inputs(self, tokens: torch.Tensor) -> torch.Tensor:
+        if self.projector_on_edge:
+            return tokens
+        return self.model.model.multi_modal_projector(tokens.unsqueeze(0))[0]
+
+    def _image_block(self, n_tokens: int) -> str:
+        return self.image_token * n_tokens
+
+    def _language_model(self) -> torch.nn.Module:
+        return self.model.model.language_model
+
+    def _compute_first_linear_map(self) -> np.ndarray:
+        if self.projector_on_edge:
+            return super()._compute_first_linear_map()
+        # Tokens are tower features; the first thing the cloud applies is the projector's first Linear.
+        w = self.model.model.multi_modal_projector.linear_1.weight
+        return np.ascontiguousarray(w.detach().float().cpu().numpy())
+
+    def _drop_unused_half(self) -> None:
+        if self.config.role == "edge":
+            self.model.model.language_model = torch.nn.Identity()
+            self.model.lm_head = torch.nn.Identity()
+            if not self.projector_on_edge:
+                self.model.model.multi_modal_projector = torch.nn.Identity()
+        elif self.config.role == "cloud":
+            self.model.model.vision_tower = torch.nn.Identity()
+            if self.projector_on_edge:
+                self.model.model.multi_modal_projector = torch.nn.Identity()

@@ -1,0 +1,107 @@
+"""Tiny random-weight SmolVLM/Idefics3 and LLaVA model directories, built offline in about a second.
+
+They have the real architectures, tokenizer, chat template and image processor files that
+`load_backend` reads, so tests (and node tests that want a real-VLM answerer) exercise the full
+loading and injection path without any downloaded weights. Their answers are random words.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+_SPECIAL = ["<unk>", "<pad>", "<s>", "</s>", "<image>", "<fake_token_around_image>", "<global-img>",
+            "<end_of_utterance>"]
+_WORDS = ["User:", "Assistant:", "USER:", "ASSISTANT:", "what", "is", "in", "the", "image", "?", "a", "an",
+          "there", "cat", "dog", "car", "red", "blue", "green", "circle", "square", "yes", "no", "shape",
+          "color", "of", "this", "photo"]
+
+SMOLVLM_TEMPLATE = ("{% for m in messages %}{{ m['role'] | capitalize }}:{% for c in m['content'] %}"
+                    "{% if c['type'] == 'image' %}<image>{% else %} {{ c['text'] }}{% endif %}{% endfor %}"
+                    " <end_of_utterance>\n{% endfor %}{% if add_generation_prompt %}Assistant:{% endif %}")
+LLAVA_TEMPLATE = ("{% for m in messages %}{{ m['role'] | upper }}: {% for c in m['content'] %}"
+                  "{% if c['type'] == 'image' %}<image>\n{% else %}{{ c['text'] }}{% endif %}{% endfor %}"
+                  "{% endfor %}{% if add_generation_prompt %} ASSISTANT:{% endif %}")
+
+
+def tiny_tokenizer(chat_template: str):
+    """A whitespace word-level tokenizer with the VLM special tokens (no files needed)."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    vocab = {tok: i for i, tok in enumerate(_SPECIAL + _WORDS)}
+    core = Tokenizer(models.WordLevel(vocab=vocab, unk_token="<unk>"))
+    core.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+    core.decoder = decoders.WordPiece(prefix="##")  # joins words with spaces
+    tok = PreTrainedTokenizerFast(tokenizer_object=core, unk_token="<unk>", pad_token="<pad>", bos_token="<s>",
+                                  eos_token="</s>", additional_special_tokens=_SPECIAL[4:])
+    tok.chat_template = chat_template
+    return tok
+
+
+def _text_config(vocab_size: int, seed_offset: int = 0) -> dict:
+    return dict(model_type="llama", hidden_size=48, intermediate_size=96, num_hidden_layers=2,
+                num_attention_heads=4, num_key_value_heads=2, vocab_size=vocab_size,
+                max_position_embeddings=512, pad_token_id=1, bos_token_id=2, eos_token_id=3)
+
+
+def build_tiny_model_dir(family: Literal["smolvlm", "llava"], path: str | Path, seed: int = 0,
+                         smolvlm_arch: Literal["idefics3", "smolvlm"] = "idefics3") -> Path:
+    """Write a tiny random-weight model (+ tokenizer + processor) to `path` with save_pretrained.
+
+    smolvlm: Idefics3 (SmolVLM-256M's model_type; smolvlm_arch="smolvlm" for the SmolVLM2 class),
+             64 x 64 pixels, patch 8, pixel-shuffle 2 -> 16 tokens x 48. The processor files are
+             Idefics3's in both cases (same image handling and prompt layout for one image).
+    llava:   CLIP tower 32 x 32, patch 8, feature layer -2, CLS dropped -> 16 tokens (x 48 after the
+             projector, x 32 before it).
+    """
+    import torch
+
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(seed)
+    if family == "smolvlm":
+        from transformers import Idefics3Config, Idefics3ForConditionalGeneration
+        from transformers.models.idefics3 import Idefics3Processor
+        from transformers.models.idefics3.image_processing_pil_idefics3 import Idefics3ImageProcessorPil
+
+        tok = tiny_tokenizer(SMOLVLM_TEMPLATE)
+        if smolvlm_arch == "smolvlm":
+            from transformers import SmolVLMConfig as Idefics3Config  # noqa: N814 (same fields)
+            from transformers import SmolVLMForConditionalGeneration as Idefics3ForConditionalGeneration
+        elif smolvlm_arch != "idefics3":
+            raise ValueError(f"smolvlm_arch must be 'idefics3' or 'smolvlm', got {smolvlm_arch!r}")
+        cfg = Idefics3Config(
+            vision_config=dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2,
+                               image_size=64, patch_size=8),
+            text_config=_text_config(len(tok)), scale_factor=2,
+            image_token_id=tok.convert_tokens_to_ids("<image>"))
+        model = Idefics3ForConditionalGeneration(cfg).eval()
+        images = Idefics3ImageProcessorPil(size={"longest_edge": 128}, max_image_size={"longest_edge": 64},
+                                           do_image_splitting=False)
+        proc = Idefics3Processor(image_processor=images, tokenizer=tok, image_seq_len=model.model.image_seq_len,
+                                 chat_template=SMOLVLM_TEMPLATE)
+    elif family == "llava":
+        from transformers import LlavaConfig, LlavaForConditionalGeneration
+        from transformers.models.llava import LlavaProcessor
+        from transformers.models.llava.image_processing_pil_llava import LlavaImageProcessorPil
+
+        tok = tiny_tokenizer(LLAVA_TEMPLATE)
+        cfg = LlavaConfig(
+            vision_config=dict(model_type="clip_vision_model", hidden_size=32, intermediate_size=64,
+                               num_hidden_layers=2, num_attention_heads=2, image_size=32, patch_size=8,
+                               projection_dim=32),
+            text_config=_text_config(len(tok)), image_token_index=tok.convert_tokens_to_ids("<image>"),
+            image_seq_length=16, vision_feature_layer=-2, vision_feature_select_strategy="default")
+        model = LlavaForConditionalGeneration(cfg).eval()
+        images = LlavaImageProcessorPil(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32},
+                                        image_mean=[0.48145466, 0.4578275, 0.40821073],
+                                        image_std=[0.26862954, 0.26130258, 0.27577711])
+        proc = LlavaProcessor(image_processor=images, tokenizer=tok, patch_size=8,
+                              vision_feature_select_strategy="default", num_additional_image_tokens=1,
+                              chat_template=LLAVA_TEMPLATE)
+    else:
+        raise ValueError(f"family must be 'smolvlm' or 'llava', got {family!r}")
+    model.save_pretrained(str(path))
+    proc.save_pretrained(str(path))
+    return path

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# `make bench`: run every benchmark into out/*.json (each writes its own JSON), then regenerate the
+# README results (tables and plots between <!-- results:start --> and <!-- results:end -->).
+#
+#   BENCH_QUICK=1 make bench     shorter link benchmark windows (prosem bench link --quick)
+#   BENCH_ONLY="codec vqa" make bench
+#
+# A benchmark that fails is reported and the others still run; the exit status is non-zero if any
+# failed. The shaped-link benchmark needs root (network namespaces); without it, it is skipped and
+# the README keeps saying so.
+set -uo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+PY=${PY:-$ROOT/.venv/bin/python}
+OUT=${OUT:-$ROOT/out}
+ONLY=${BENCH_ONLY:-codec vqa link}
+export AMENT_PREFIX_PATH=${AMENT_PREFIX_PATH:-$ROOT/.venv} HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
+mkdir -p "$OUT"
+failed=()
+
+run() {
+  local name=$1; shift
+  case " $ONLY " in *" $name "*) ;; *) echo "[bench] $name: skipped (BENCH_ONLY)"; return;; esac
+  echo "[bench] $name: prosem $*"
+  local start=$SECONDS
+  if "$PY" -m prosem_core.cli.main "$@"; then
+    echo "[bench] $name: done in $((SECONDS - start)) s"
+  else
+    echo "[bench] $name: FAILED (exit $?)" >&2
+    failed+=("$name")
+  fi
+}
+
+run codec bench codec --json "$OUT/bench_codec.json" --plot "$OUT/bench_codec.png"
+run vqa bench vqa --json "$OUT/bench_vqa.json"
+if [ "$(id -u)" -eq 0 ]; then
+  link_args=(bench link --json "$OUT/bench_link.json")
+  [ -n "${BENCH_QUICK:-}" ] && link_args+=(--quick)
+  run link "${link_args[@]}"
+else
+  echo "[bench] link: skipped (needs root for network namespaces)"
+fi
+
+"$PY" "$ROOT/scripts/update_readme_results.py" --out "$OUT" --readme "$ROOT/README.md" || failed+=("readme")
+if ((${#failed[@]})); then
+  echo "[bench] failed: ${failed[*]}" >&2
+  exit 1
+fi
+echo "[bench] all done; results in $OUT and README.md"

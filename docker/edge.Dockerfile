@@ -62,6 +62,10 @@ RUN . "/opt/ros/${ROS_DISTRO}/setup.bash" \
 
 COPY --from=export /models /opt/prosem/models
 COPY docker/entrypoint.sh /opt/prosem/entrypoint.sh
+# Raw 640x480 camera frames (921,600 B) overflow Fast DDS's default 512 KB shared-memory segment and
+# fall back to lossy UDP fragments; this profile enlarges the segment (camera and edge on one host).
+COPY ros2_ws/src/prosem_core/prosem_core/data/fastdds_large_frames.xml /opt/prosem/fastdds_large_frames.xml
+ENV FASTDDS_DEFAULT_PROFILES_FILE=/opt/prosem/fastdds_large_frames.xml
 
 # The edge needs no inbound port with DDS on a LAN; with zenoh it dials out to the cloud router.
 ENTRYPOINT ["/opt/prosem/entrypoint.sh"]

@@ -2,8 +2,9 @@
 # `make bench`: run every benchmark into out/*.json (each writes its own JSON), then regenerate the
 # README results (tables and plots between <!-- results:start --> and <!-- results:end -->).
 #
-#   BENCH_QUICK=1 make bench     shorter link benchmark windows (prosem bench link --quick)
+#   BENCH_QUICK=1 make bench     smoke run: few images, short link windows (numbers not for the README)
 #   BENCH_ONLY="codec vqa" make bench
+#   OUT=/tmp/b README=/tmp/README.md make bench     write elsewhere
 #
 # A benchmark that fails is reported and the others still run; the exit status is non-zero if any
 # failed. The shaped-link benchmark needs root (network namespaces); without it, it is skipped and
@@ -13,6 +14,9 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 PY=${PY:-$ROOT/.venv/bin/python}
 OUT=${OUT:-$ROOT/out}
 ONLY=${BENCH_ONLY:-codec vqa link}
+README=${README:-$ROOT/README.md}
+quick=()
+[ -n "${BENCH_QUICK:-}" ] && quick=(1)
 export AMENT_PREFIX_PATH=${AMENT_PREFIX_PATH:-$ROOT/.venv} HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
 mkdir -p "$OUT"
 failed=()
@@ -30,19 +34,25 @@ run() {
   fi
 }
 
-run codec bench codec --json "$OUT/bench_codec.json" --plot "$OUT/bench_codec.png"
-run vqa bench vqa --json "$OUT/bench_vqa.json"
+codec_args=(bench codec --json "$OUT/bench_codec.json" --plot "$OUT/bench_codec.png")
+vqa_args=(bench vqa --json "$OUT/bench_vqa.json")
+link_args=(bench link --json "$OUT/bench_link.json")
+if ((${#quick[@]})); then
+  codec_args+=(--limit 20 --photos 10)
+  vqa_args+=(--images 50 --no-int8)
+  link_args+=(--quick)
+fi
+run codec "${codec_args[@]}"
+run vqa "${vqa_args[@]}"
 if [ "$(id -u)" -eq 0 ]; then
-  link_args=(bench link --json "$OUT/bench_link.json")
-  [ -n "${BENCH_QUICK:-}" ] && link_args+=(--quick)
   run link "${link_args[@]}"
 else
   echo "[bench] link: skipped (needs root for network namespaces)"
 fi
 
-"$PY" "$ROOT/scripts/update_readme_results.py" --out "$OUT" --readme "$ROOT/README.md" || failed+=("readme")
+"$PY" "$ROOT/scripts/update_readme_results.py" --out "$OUT" --readme "$README" || failed+=("readme")
 if ((${#failed[@]})); then
   echo "[bench] failed: ${failed[*]}" >&2
   exit 1
 fi
-echo "[bench] all done; results in $OUT and README.md"
+echo "[bench] all done; results in $OUT and $README"

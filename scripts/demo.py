@@ -32,8 +32,10 @@ ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.prefix) / "bin"
 CAMERA_RATE_HZ = 2.0  # the edge encodes every frame; the cloud keeps 16, i.e. 8 s of history
 FIRST_FRAME_WAIT_S = 60.0  # start-up: models load in both processes
-SCENE_FRAME_WAIT_S = 20.0
-NEW_FRAMES_PER_SCENE = 2  # frames past the last one of the previous scene before asking
+SCENE_FRAME_WAIT_S = 30.0  # a loaded host can stall DDS for seconds
+NEW_FRAMES_PER_SCENE = 3  # frames past the last one held before a scene switch, before asking
+STEADY_S = 0.6  # a second look this much later must find the stream steady (no backlog burst)
+SCENE_ATTEMPTS = 2  # a scene whose frame was evicted mid-questions is asked again once
 
 
 @dataclass
@@ -69,7 +71,7 @@ def shapes_questions() -> list[Question]:
 
     questions, answers, image_ids = easy_vqa.get_test_questions()
     pairs = [(q, a) for q, a, i in zip(questions, answers, image_ids) if i == 0]
-    wanted = {"what is the red shape?": 0.0, "what is the color of the shape?": 0.95, "does the image contain a circle?": 0.5}
+    wanted = {"what is the red shape?": 0.0, "what is the color of the shape?": 0.99, "does the image contain a circle?": 0.995}
     out = [Question(q, wanted[q], (a,)) for q, a in pairs if q in wanted]
     return out or [Question(q, 0.5, (a,)) for q, a in pairs[:3]]
 
@@ -77,11 +79,11 @@ def shapes_questions() -> list[Question]:
 def scenes() -> list[tuple[str, list[Question]]]:
     what = "what is in the image?"
     return [
-        ("cat", [Question(what, 0.0, ("cat", "tabby", "lynx")), Question(what, 0.95, ("cat", "tabby", "lynx")),
-                 Question("is there a cat?", 0.9, ("yes",))]),
+        ("cat", [Question(what, 0.0, ("cat", "tabby", "lynx")), Question(what, 0.995, ("cat", "tabby", "lynx")),
+                 Question("is there a cat?", 0.99, ("yes",))]),
         ("coffee", [Question(what, 0.0, ("cup", "coffee", "espresso", "mug")),
-                    Question(what, 0.95, ("cup", "coffee", "espresso", "mug"))]),
-        ("rocket", [Question(what, 0.9, ("missile", "rocket", "projectile", "shuttle"))]),
+                    Question(what, 0.99, ("cup", "coffee", "espresso", "mug"))]),
+        ("rocket", [Question(what, 0.995, ("missile", "rocket", "projectile", "shuttle"))]),
         ("shapes", shapes_questions()),
     ]
 
@@ -121,7 +123,12 @@ class Sides:
 
             env.update(dds_env(self.domain))
         else:
+            from prosem_core.bench.netns import LARGE_FRAMES_PROFILE
+
             env["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
+            # Raw 640x480 frames (921,600 B) overflow Fast DDS's default 512 KB shared-memory segment
+            # and fall back to lossy UDP fragments; the shipped profile enlarges the segment.
+            env["FASTDDS_DEFAULT_PROFILES_FILE"] = os.environ.get("FASTDDS_DEFAULT_PROFILES_FILE", str(LARGE_FRAMES_PROFILE))
         return env
 
     def start(self, name: str, side: str, argv: list[str], pipe: bool = False) -> subprocess.Popen:
@@ -178,6 +185,11 @@ class Client:
             return {"error": f"query client exited ({self.proc.poll()})"}
         return json.loads(line)
 
+    def set_param(self, node: str, name: str, value: str) -> dict:
+        self.proc.stdin.write(json.dumps({"set_param": {"node": node, "name": name, "value": value}}) + "\n")
+        self.proc.stdin.flush()
+        return self.read(25.0)
+
     def ask(self, question: str, frame_seq: int = -1, min_fidelity: float = 0.0, timeout_s: float = 2.0) -> dict:
         self.proc.stdin.write(json.dumps({"question": question, "frame_seq": frame_seq,
                                           "min_fidelity": min_fidelity, "timeout_s": timeout_s}) + "\n")
@@ -185,10 +197,20 @@ class Client:
         return self.read(timeout_s + 15.0)
 
 
+_T0 = time.monotonic()
+
+
+def say(text: str) -> None:
+    """Progress on stderr with the time since start (the table goes to stdout)."""
+    print(f"[{time.monotonic() - _T0:5.1f} s] {text}", file=sys.stderr, flush=True)
+
+
 # ------------------------------------------------------------------------------------------------
 def wait_new_frame(client: Client, after_seq: int, wait_s: float, sides: Sides) -> dict:
     """Poll the latest frame (min_fidelity 0: nothing is pulled) until one newer than `after_seq`
-    plus NEW_FRAMES_PER_SCENE is held, i.e. surely from the scene now on camera."""
+    plus NEW_FRAMES_PER_SCENE is held, i.e. surely from the scene now on camera, and the stream is
+    steady: a second look STEADY_S later finds at most a frame or two more (right after start-up a
+    backlog of queued frames can arrive in a burst and push the chosen frame out of the cloud's window)."""
     deadline = time.monotonic() + wait_s
     last = {}
     while time.monotonic() < deadline:
@@ -196,19 +218,50 @@ def wait_new_frame(client: Client, after_seq: int, wait_s: float, sides: Sides) 
             raise RuntimeError(f"process died: {', '.join(sides.dead())}")
         last = client.ask("what is in the image?", -1, 0.0, 0.5)
         if last.get("success") and last["frame_seq"] >= after_seq + NEW_FRAMES_PER_SCENE:
-            return last
+            time.sleep(STEADY_S)
+            again = client.ask("what is in the image?", -1, 0.0, 0.5)
+            if again.get("success") and again["frame_seq"] - last["frame_seq"] <= 2:
+                return again
+            continue
         time.sleep(0.25)
     raise RuntimeError(f"no new camera frame reached the cloud within {wait_s:.0f} s (last reply: {last})")
 
 
-def run_demo(shaped: bool, rate_bps: int, out: Path, deadline: float) -> tuple[list[Row], dict]:
+def ask_scene(client: Client, scene: str, questions: list[Question], frame: int) -> list[Row]:
+    rows = []
+    for q in questions:
+        reply = client.ask(q.text, frame, q.min_fidelity, q.timeout_s)
+        row = Row(scene, q.text, q.min_fidelity, expect=list(q.expect))
+        if "error" in reply and "success" not in reply:
+            row.error = reply["error"]
+        elif not reply["success"]:
+            row.error = reply["error"] or "success=false"
+        else:
+            row.answer, row.confidence = reply["answer"], reply["confidence"]
+            row.frame_seq, row.layers, row.bytes = reply["frame_seq"], reply["layers_used"], reply["bytes_used"]
+            row.fidelity, row.fidelity_reached = reply["fidelity"], reply["fidelity_reached"]
+            row.latency_s, row.client_latency_s = reply["latency_s"], reply["client_latency_s"]
+            if q.expect:
+                row.correct = any(w in row.answer.lower() for w in q.expect)
+        rows.append(row)
+    return rows
+
+
+def run_demo(shaped: bool, rate_bps: int, out: Path, deadline: float, push_layers: int) -> tuple[list[Row], dict]:
     log_dir = out / "demo_logs"
     log_dir.mkdir(parents=True, exist_ok=True)
     rows: list[Row] = []
     info: dict = {}
     with Sides(shaped, rate_bps, log_dir) as sides:
         sides.start("cloud_node", "cloud", [str(BIN / "cloud_node"), "--ros-args", "--params-file", str(ROOT / "config/cloud.yaml")])
-        sides.start("edge_node", "edge", [str(BIN / "edge_node"), "--ros-args", "--params-file", str(ROOT / "config/edge.yaml")])
+        sides.start("edge_node", "edge", [str(BIN / "edge_node"), "--ros-args", "--params-file", str(ROOT / "config/edge.yaml"),
+                                          "-p", f"max_layers_per_frame:={push_layers}"])
+        # One camera for the whole run, started now so its start-up overlaps the nodes' model loading;
+        # scenes are switched through its `source` parameter.
+        all_scenes = scenes()
+        sides.start("camera_replay", "edge", [str(BIN / "camera_replay"), "--ros-args",
+                                              "-p", f"source:=demo:{all_scenes[0][0]}", "-p", f"rate_hz:={CAMERA_RATE_HZ}",
+                                              "-p", "frames_per_scene:=25", "-p", "loop:=true"])
         client = Client(sides.start("query_client", "cloud", [sys.executable, str(ROOT / "scripts/demo_query_client.py"),
                                                                 "prosem/query", "60"], pipe=True))
         ready = {}
@@ -223,33 +276,32 @@ def run_demo(shaped: bool, rate_bps: int, out: Path, deadline: float) -> tuple[l
                 continue
         if not ready.get("ready"):
             raise RuntimeError(f"query service not available: {ready.get('error')}")
+        say("query service up")
         last_seq = -1
-        for index, (scene, questions) in enumerate(scenes()):
+        for index, (scene, questions) in enumerate(all_scenes):
             if time.monotonic() > deadline:
                 raise RuntimeError("out of time")
-            sides.start(f"camera_{scene}", "edge", [str(BIN / "camera_replay"), "--ros-args",
-                                                    "-p", f"source:=demo:{scene}", "-p", f"rate_hz:={CAMERA_RATE_HZ}",
-                                                    "-p", "frames_per_scene:=25", "-p", "loop:=true"])
-            first = wait_new_frame(client, last_seq, FIRST_FRAME_WAIT_S if index == 0 else SCENE_FRAME_WAIT_S, sides)
-            frame = first["frame_seq"]
-            for q in questions:
-                reply = client.ask(q.text, frame, q.min_fidelity, q.timeout_s)
-                row = Row(scene, q.text, q.min_fidelity, expect=list(q.expect))
-                if "error" in reply and "success" not in reply:
-                    row.error = reply["error"]
-                elif not reply["success"]:
-                    row.error = reply["error"] or "success=false"
-                else:
-                    row.answer, row.confidence = reply["answer"], reply["confidence"]
-                    row.frame_seq, row.layers, row.bytes = reply["frame_seq"], reply["layers_used"], reply["bytes_used"]
-                    row.fidelity, row.fidelity_reached = reply["fidelity"], reply["fidelity_reached"]
-                    row.latency_s, row.client_latency_s = reply["latency_s"], reply["client_latency_s"]
-                    if q.expect:
-                        row.correct = any(w in row.answer.lower() for w in q.expect)
-                rows.append(row)
-            sides.stop(f"camera_{scene}")
-            # The next scene counts only frames past every frame seen here (+ NEW_FRAMES_PER_SCENE
-            # for one still in the edge's hands when the camera stopped).
+            if index > 0:
+                # The newest frame held now is the last one that can only be the old scene; a few
+                # more may still be in the edge's hands (slot, encoder, in flight): NEW_FRAMES_PER_SCENE.
+                held = client.ask("what is in the image?", -1, 0.0, 0.5)
+                last_seq = max(last_seq, held.get("frame_seq", -1) if held.get("success") else -1)
+                switched = client.set_param("/camera_replay", "source", f"demo:{scene}")
+                if not switched.get("successful"):
+                    raise RuntimeError(f"camera did not switch to {scene}: {switched}")
+            for attempt in range(SCENE_ATTEMPTS):
+                first = wait_new_frame(client, last_seq, FIRST_FRAME_WAIT_S if index == 0 else SCENE_FRAME_WAIT_S, sides)
+                frame = first["frame_seq"]
+                say(f"scene {scene}: frame {frame} held, asking {len(questions)} question(s)")
+                scene_rows = ask_scene(client, scene, questions, frame)
+                evicted = [r for r in scene_rows if "not held" in r.error]
+                if not evicted or attempt == SCENE_ATTEMPTS - 1:
+                    break
+                # The frame left the cloud's window mid-scene (a burst of frames): ask again about a
+                # newer one, and say so; the rows of the failed attempt are dropped.
+                say(f"scene {scene}: frame {frame} was evicted ({evicted[0].error}); asking again")
+                last_seq = max(last_seq, frame)
+            rows.extend(scene_rows)
             last_seq = max([first["frame_seq"]] + [r.frame_seq for r in rows if r.scene == scene])
             if sides.dead():
                 raise RuntimeError(f"process died: {', '.join(sides.dead())}")
@@ -274,11 +326,11 @@ def print_table(rows: list[Row]) -> None:
     print("-" * len(head))
     for r in rows:
         if r.error:
-            print(f"{r.scene:7} {r.question[:34]:34} {r.min_fidelity:7.2f} ERROR: {r.error}")
+            print(f"{r.scene:7} {r.question[:34]:34} {r.min_fidelity:7.3f} ERROR: {r.error}")
             continue
         ok = "-" if r.correct is None else ("yes" if r.correct else "NO")
         reached = "" if r.fidelity_reached else "*"
-        print(f"{r.scene:7} {r.question[:34]:34} {r.min_fidelity:7.2f} {r.answer[:40]:40} {r.layers:6d} {r.bytes:6d} "
+        print(f"{r.scene:7} {r.question[:34]:34} {r.min_fidelity:7.3f} {r.answer[:40]:40} {r.layers:6d} {r.bytes:6d} "
               f"{r.fidelity:7.3f}{reached:1} {r.latency_s * 1000:6.0f}ms  {ok}")
     if any(not r.fidelity_reached and not r.error for r in rows):
         print("* min_fidelity not reached within timeout_s: answered with the layers held")
@@ -291,13 +343,13 @@ def plot(rows: list[Row], jpeg: dict[str, int], path: Path, link_text: str) -> N
     import matplotlib.pyplot as plt
 
     ok = [r for r in rows if not r.error]
-    labels = [f"{r.scene}: {r.question[:28]}\n(min fid {r.min_fidelity:.2f}) -> {r.answer[:26]}" for r in ok]
+    labels = [f"{r.scene}: {r.question[:28]}\n(min fid {r.min_fidelity:.3f}) -> {r.answer[:26]}" for r in ok]
     y = list(range(len(ok)))[::-1]
     fig, (ax_b, ax_l) = plt.subplots(1, 2, figsize=(14, 0.55 * len(ok) + 2.2), sharey=True)
     colors = ["tab:green" if r.correct else ("tab:red" if r.correct is False else "tab:gray") for r in ok]
     ax_b.barh(y, [r.bytes for r in ok], color=colors)
     for yi, r in zip(y, ok):
-        ax_b.text(r.bytes, yi, f" {r.bytes} B, {r.layers} layers, fid {r.fidelity:.2f}", va="center", fontsize=7)
+        ax_b.text(r.bytes, yi, f" {r.bytes} B, {r.layers} layers, fid {r.fidelity:.3f}", va="center", fontsize=7)
         ax_b.plot([jpeg.get(r.scene, 0)], [yi], "k|", markersize=14)
     ax_b.set_xscale("log")
     ax_b.set_xlabel("bytes the answer used (log); | = the frame as JPEG q90")
@@ -318,6 +370,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--loopback", action="store_true", help="do not shape the link even as root")
     parser.add_argument("--rate-bps", type=int, default=1_000_000, help="shaped link rate (root only)")
     parser.add_argument("--time-limit", type=float, default=115.0, help="give up after this many seconds")
+    parser.add_argument("--push-layers", type=int, default=1,
+                        help="layers the edge pushes per frame (0 = all the rate controller allows); the cloud "
+                             "pulls the rest when a question asks for more fidelity")
     args = parser.parse_args(argv)
     start = time.monotonic()
     for exe in ("cloud_node", "edge_node", "camera_replay"):
@@ -332,9 +387,11 @@ def main(argv: list[str] | None = None) -> int:
     link_text = (f"a {args.rate_bps / 1e6:g} Mbit/s shaped link between two network namespaces" if shaped
                  else f"loopback (no shaped link: {why_not})")
     print(f"ProSem demo: edge and cloud over {link_text}", flush=True)
+    pushed = "as many layers as the rate controller allows" if args.push_layers == 0 else f"{args.push_layers} layer(s)"
+    print(f"the edge pushes {pushed} per frame; questions with a higher min_fidelity make the cloud pull more", flush=True)
     args.out.mkdir(parents=True, exist_ok=True)
     try:
-        rows, info = run_demo(shaped, args.rate_bps, args.out, start + args.time_limit - 15.0)
+        rows, info = run_demo(shaped, args.rate_bps, args.out, start + args.time_limit - 15.0, args.push_layers)
         failure = None
     except Exception as exc:  # report what happened, with the process logs, and fail
         rows, info, failure = [], {}, f"{type(exc).__name__}: {exc}"
@@ -356,6 +413,7 @@ def main(argv: list[str] | None = None) -> int:
         c = info["edge_link_counters"]
         print(f"uplink (edge -> cloud veth, kernel counters): {c['tx_bytes'] / 1000:.1f} KB in {c['tx_packets']} packets")
     summary = {"link": "shaped" if shaped else "loopback", "link_text": link_text, "rate_bps": args.rate_bps if shaped else None,
+               "push_layers": args.push_layers,
                "elapsed_s": elapsed, "rows": [asdict(r) for r in rows], "jpeg_q90_bytes": jpeg, **info}
     (args.out / "demo.json").write_text(json.dumps(summary, indent=2))
     plot(rows, jpeg, args.out / "demo.png", link_text)

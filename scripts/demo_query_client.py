@@ -7,6 +7,8 @@ shaped). Protocol, one JSON object per line:
   stdin:  {"question": str, "stream_id": str, "frame_seq": int, "min_fidelity": float, "timeout_s": float}
   stdout: the response fields as JSON, plus "client_latency_s" (call to response, this side's clock),
           or {"error": "..."} when the call itself failed.
+  stdin:  {"set_param": {"node": "/camera_replay", "name": "source", "value": "demo:coffee"}}
+  stdout: {"successful": bool, "reason": str} (the node's set_parameters service; string values only)
 """
 from __future__ import annotations
 
@@ -28,6 +30,28 @@ def emit(obj: dict) -> None:
     sys.stdout.flush()
 
 
+def set_param(own_node, executor, node: str, name: str, value: str) -> dict:
+    """Set one string parameter of the node named `node` through its set_parameters service."""
+    from rcl_interfaces.msg import Parameter, ParameterType, ParameterValue
+    from rcl_interfaces.srv import SetParameters
+
+    target = node
+    client = own_node.create_client(SetParameters, f"{target}/set_parameters")
+    try:
+        if not client.wait_for_service(timeout_sec=10.0):
+            return {"successful": False, "reason": f"{target}/set_parameters not available"}
+        req = SetParameters.Request(parameters=[Parameter(
+            name=name, value=ParameterValue(type=ParameterType.PARAMETER_STRING, string_value=str(value)))])
+        future = client.call_async(req)
+        executor.spin_until_future_complete(future, timeout_sec=10.0)
+        if not future.done():
+            return {"successful": False, "reason": "set_parameters timed out"}
+        result = future.result().results[0]
+        return {"successful": bool(result.successful), "reason": result.reason}
+    finally:
+        own_node.destroy_client(client)
+
+
 def main() -> int:
     service = sys.argv[1] if len(sys.argv) > 1 else "prosem/query"
     wait_s = float(sys.argv[2]) if len(sys.argv) > 2 else 60.0
@@ -45,6 +69,9 @@ def main() -> int:
             if not line.strip():
                 continue
             ask = json.loads(line)
+            if "set_param" in ask:
+                emit(set_param(node, executor, **ask["set_param"]))
+                continue
             req = Query.Request()
             req.question = ask["question"]
             req.stream_id = ask.get("stream_id", "")

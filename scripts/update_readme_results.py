@@ -4,7 +4,7 @@ benchmarks' JSON in out/: a table per benchmark and plots drawn from the same JS
 
 What it reads from each out/bench_<name>.json (written by `prosem bench <name>`):
   - "summary": a dict of headline numbers -> a two-column table (nested dicts are flattened a.b);
-  - "rows": a list of flat dicts (one per method / operating point) -> a table with their scalar
+  - "rows" (or "conditions"): a list of flat dicts (one per method / operating point) -> a table with their scalar
     columns, and, when rows carry a bytes column and agreement/accuracy/consistency columns, a plot
     of those against bytes (log x), one line per "method";
   - "meta"/"config" (optional): printed as one line under the title (what machine, which data).
@@ -28,6 +28,13 @@ BENCHES = [
     ("link", "Shaped link, 1 Mbit/s: latency and bytes (`prosem bench link`)"),
 ]
 Y_WORDS = ("agreement", "accuracy", "consistency", "cosine")
+
+
+def _rel(path: Path, base: Path) -> str:
+    """Link target for the README: the plot's path relative to the README's folder."""
+    import os
+
+    return Path(os.path.relpath(path, base)).as_posix()
 
 
 def fmt(value: Any) -> str:
@@ -144,13 +151,13 @@ def bench_section(name: str, title: str, out: Path, assets: Path, readme_dir: Pa
         parts.append(md_table(["metric", "value"], list(flatten(summary).items())))
         png = assets / f"bench_{name}_summary.png"
         if plot_summary_times(summary, png, title):
-            parts.append(f"![{name} summary]({png.relative_to(readme_dir).as_posix()})")
-    rows = data.get("rows")
+            parts.append(f"![{name} summary]({_rel(png, readme_dir)})")
+    rows = data.get("rows") or data.get("conditions")
     if isinstance(rows, list) and rows and all(isinstance(r, dict) for r in rows):
         parts.append(rows_table(rows))
         png = assets / f"bench_{name}.png"
         if plot_rows(rows, png, title):
-            parts.append(f"![{name}]({png.relative_to(readme_dir).as_posix()})")
+            parts.append(f"![{name}]({_rel(png, readme_dir)})")
     if len(parts) == 1:
         parts.append(f"`{path.name}` has neither `summary` nor `rows`; see the file.")
     return "\n\n".join(parts)
@@ -168,7 +175,7 @@ def demo_section(out: Path, assets: Path, readme_dir: Path) -> str | None:
     if (out / "demo.png").is_file():
         png = assets / "demo.png"
         png.write_bytes((out / "demo.png").read_bytes())
-        parts.append(f"![demo]({png.relative_to(readme_dir).as_posix()})")
+        parts.append(f"![demo]({_rel(png, readme_dir)})")
     return "\n\n".join(parts)
 
 

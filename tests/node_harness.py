@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Any, Callable
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator
 
 import numpy as np
 import rclpy
@@ -108,6 +109,25 @@ class Graph:
             self.publish(frames[i % len(frames)])
             i += 1
             time.sleep(1.0 / hz)
+
+    @contextmanager
+    def camera_running(self, frames: list[np.ndarray], hz: float = 5.0) -> Iterator[None]:
+        """A camera publishing in the background (like a real one) while the block runs."""
+        stop = threading.Event()
+
+        def run() -> None:
+            i = 0
+            while not stop.wait(1.0 / hz):
+                self.publish(frames[i % len(frames)])
+                i += 1
+
+        thread = threading.Thread(target=run, daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            thread.join(2.0)
 
     def feed_until(self, frames, predicate: Callable[[], bool], timeout_s: float = 20.0, hz: float = 5.0) -> bool:
         deadline = time.monotonic() + timeout_s

@@ -16,8 +16,7 @@ QUESTION = "what shape is in the image?"
 def real_pipeline():
     from prosem_core.pipeline import default_pipeline
 
-    import os  # DEV-ONLY (remove): a locally fitted codebook until the shipped one lands
-    p = default_pipeline(runtime="onnx", codebook=os.environ.get("PROSEM_DEV_CODEBOOK") or None)
+    p = default_pipeline(runtime="onnx")
     _ = p.codec, p.encoder, p.answerer.head  # fail here, loudly, if a shipped file is missing
     return p
 

@@ -200,6 +200,16 @@ def test_compose_services_profiles_and_commands():
         env = svc["environment"]
         assert env["RMW_IMPLEMENTATION"] == "rmw_zenoh_cpp", name
         assert "tcp/zenoh-router:7447" in env["ZENOH_CONFIG_OVERRIDE"], name
+    # Raw camera frames stay on the edge's host: the camera shares its network and IPC namespaces
+    # (same Fast DDS host id -> shared memory), and the edge image enlarges the SHM segment.
+    for name, svc in services.items():
+        if "camera.launch.py" in svc["command"]:
+            edge = svc["network_mode"].split(":", 1)[1]
+            assert svc["network_mode"] == svc["ipc"] == f"service:{edge}" and edge in svc["depends_on"], name
+            assert services[edge]["ipc"] == "shareable" and "edge.launch.py" in services[edge]["command"], name
+    edge_text = DOCKERFILES["edge"].read_text()
+    profile = re.search(r"ENV FASTDDS_DEFAULT_PROFILES_FILE=(\S+)", edge_text).group(1)
+    assert re.search(rf"COPY \S+fastdds_large_frames.xml {re.escape(profile)}", edge_text)
     for name in ("cloud", "cloud-zenoh"):
         assert services[name]["deploy"]["resources"]["reservations"]["devices"][0]["capabilities"] == ["gpu"]
 

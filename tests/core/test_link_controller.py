@@ -98,3 +98,45 @@ def test_closed_loop_uses_a_fast_link_fully():
     assert sent >= 0.9 * 10 * 5 * 4  # every layer of every frame at 5 fps
     assert max(delays) < 0.05
     assert not math.isnan(est.rtt_s)
+
+
+def test_keep_alive_floor_sends_base_when_starved():
+    ctl = RateController(RateControllerConfig(target_delay_s=0.1, outage_frame_rate_hz=2.0))
+    full = _est(bw=32e3, inflight=5000)  # a (too) low estimate with a lost layer still counted
+    assert ctl.plan(SIZES, full, now=0.0).send  # first frame ever: nothing sent for ever
+    assert not ctl.plan(SIZES, full, now=0.2).send
+    plan = ctl.plan(SIZES, full, now=0.55)
+    assert plan.send and plan.layers == 1 and "keep-alive" in plan.reason
+    assert not ctl.plan(SIZES, full, now=0.7).send
+
+
+def test_jitter_without_queue_does_not_starve_the_stream():
+    # A fast link whose feedback comes back with 0..400 ms of scheduling jitter (a busy host) and
+    # 30 % loss: the delay signal is noisy, yet frames must keep flowing at >= the keep-alive rate.
+    import random
+
+    rng = random.Random(3)
+    est = LinkEstimator(EstimatorConfig(initial_rate_bps=1e6, target_delay_s=0.2))
+    ctl = RateController(RateControllerConfig(target_delay_s=0.2, max_frame_rate_hz=5.0, outage_frame_rate_hz=2.0))
+    session = EdgeSession(EdgeSessionConfig(), est, ctl, epoch=1)
+    pending, sent_times = [], []
+    for tick in range(300):  # 30 s of a 10 Hz camera
+        t = tick / 10
+        for item in [p for p in pending if p[0] <= t]:
+            pending.remove(item)
+            session.on_feedback(item[1], item[0])
+        plan = session.plan_frame(SIZES, t)
+        if plan.send:
+            seq = session.add_frame([b"x" * s for s in SIZES])
+            sent_times.append(t)
+            for i in range(plan.layers):
+                session.mark_sent(seq, i, SIZES[i], t)
+                if rng.random() < 0.3:
+                    continue
+                from prosem_core.link.estimator import Feedback
+
+                back = t + 0.01 + rng.uniform(0.0, 0.4)
+                pending.append((back, Feedback(seq, (1 << (i + 1)) - 1, sum(SIZES[: i + 1]), 500 + t, t, 0.0)))
+    gaps = np.diff(sent_times)
+    assert gaps.max() <= 0.5 + 0.1 + 1e-9  # keep-alive period plus one camera tick
+    assert len(sent_times) >= 2 * 30

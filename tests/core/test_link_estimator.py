@@ -62,9 +62,9 @@ def test_queueing_delay_cuts_rate_when_no_trains():
     # One layer per frame offered faster than the link: no trains, the RTT grows -> rate comes down.
     est = LinkEstimator(EstimatorConfig(initial_rate_bps=2e6, target_delay_s=0.2))
     link = SimLink(rate_bps=200e3, prop_s=0.01)
-    t = _drive(est, link, frames=40, period=0.05, sizes=[2000])
+    t = _drive(est, link, frames=100, period=0.05, sizes=[2000])
     e = est.estimate(t)
-    assert e.bandwidth_bps < 400e3
+    assert 0.5 * 200e3 < e.bandwidth_bps < 2 * 200e3  # cut towards the link, not below what it delivers
     assert e.inflight_bytes > 0 and e.queue_delay_s > 0
 
 

@@ -32,7 +32,7 @@ def cat_tokens(encoder):
 def test_easy_vqa_accuracy_on_seeded_test_subset(answerer, encoder):
     images, questions, answers, img_index = easy_vqa_sample(60, seed=1)
     tokens = encoder.encode_batch(images)
-    pred, conf = answerer.answer_shapes_batch(tokens[img_index], questions)
+    pred, conf = answerer.answer_shapes_batch(tokens, questions, img_index)
     acc = np.mean([p == a for p, a in zip(pred, answers)])
     assert len(questions) > 400
     assert acc >= 0.94, acc  # full test split: see `prosem bench vqa`
@@ -42,7 +42,7 @@ def test_easy_vqa_accuracy_on_seeded_test_subset(answerer, encoder):
 def test_single_answer_path_equals_batch_path(answerer, encoder):
     images, questions, answers, img_index = easy_vqa_sample(3, seed=2)
     tokens = encoder.encode_batch(images)
-    batch, _ = answerer.answer_shapes_batch(tokens[img_index], questions)
+    batch, _ = answerer.answer_shapes_batch(tokens, questions, img_index)
     for i, q in enumerate(questions):
         a = answerer.answer(tokens[img_index[i]], q)
         assert a.route == "shapes" and a.text == batch[i] and a.label == batch[i]

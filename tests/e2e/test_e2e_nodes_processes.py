@@ -27,8 +27,6 @@ BIN = Path(sys.executable).parent
 
 
 def _start(script: str, *params: str) -> subprocess.Popen:
-    if os.environ.get("PROSEM_DEV_CODEBOOK"):  # DEV-ONLY (remove)
-        params = (*params, f"codebook:={os.environ['PROSEM_DEV_CODEBOOK']}")
     args = [str(BIN / script), "--ros-args", *sum((["-p", p] for p in params), [])]
     return subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=dict(os.environ))
 

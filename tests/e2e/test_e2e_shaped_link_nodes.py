@@ -8,6 +8,7 @@ bytes did cross the veth (not shared memory). Root only (skipped otherwise).
 from __future__ import annotations
 
 import importlib.util
+import os
 import random
 import sys
 import time
@@ -26,6 +27,13 @@ if REASON is None and not ((BIN / "edge_node").exists() and (BIN / "cloud_node")
     REASON = "edge_node/cloud_node console scripts are not installed"
 if REASON is None and importlib.util.find_spec("prosem_core.pipeline") is None:
     REASON = "prosem_core.pipeline does not exist yet"
+# Another codebook for both nodes (e.g. one fit locally); default: the shipped one.
+CODEBOOK = os.environ.get("PROSEM_TEST_CODEBOOK", "")
+if REASON is None and not CODEBOOK:
+    from prosem_core.codec.default import DEFAULT_CODEBOOK
+
+    if not DEFAULT_CODEBOOK.with_suffix(".json").exists():
+        REASON = f"the shipped codebook {DEFAULT_CODEBOOK} is not there yet"
 
 pytestmark = [pytest.mark.timeout(150), pytest.mark.skipif(REASON is not None, reason=f"shaped-link nodes test: {REASON}")]
 
@@ -37,8 +45,9 @@ def test_query_answered_across_1mbit_link(tmp_path: Path):
     np.save(npy, frames)
     env = dds_env(random.SystemRandom().randint(201, 232))
     with ShapedLink(LinkConfig(rate_bps=1_000_000)) as link:
-        cloud = LoggedProc(link, "cloud", [str(BIN / "cloud_node"), *ros_args({"mode": "progressive"})], env, tmp_path / "cloud.log")
-        edge = LoggedProc(link, "edge", [str(BIN / "edge_node"), *ros_args({"mode": "progressive"})], env, tmp_path / "edge.log")
+        params = {"mode": "progressive", **({"codebook": CODEBOOK} if CODEBOOK else {})}
+        cloud = LoggedProc(link, "cloud", [str(BIN / "cloud_node"), *ros_args(params)], env, tmp_path / "cloud.log")
+        edge = LoggedProc(link, "edge", [str(BIN / "edge_node"), *ros_args(params)], env, tmp_path / "edge.log")
         camera = JsonLinesProc(link, "edge", [sys.executable, "-m", "prosem_edge.bench_camera", "--frames-npy", str(npy), "--fps", "5"],
                                env, tmp_path / "camera.log")
         probe = JsonLinesProc(link, "cloud", [sys.executable, "-m", "prosem_cloud.bench_probe", "--trigger", "feedback",

@@ -5,7 +5,6 @@ them, so even reliable base layers can vanish and only the cloud's pull requests
 """
 import math
 import random
-import time
 
 import pytest
 from rclpy.qos import QoSProfile, ReliabilityPolicy
@@ -36,19 +35,18 @@ def test_thirty_percent_loss_every_query_answered():
         _relay(g.client_node, "prosem/layers/refine", "far/prosem/layers/refine", SemanticLayer, rng, False)
         _relay(g.client_node, "far/prosem/feedback", "prosem/feedback", LayerFeedback, rng, False)
         frames = camera_frames(1)
-        assert g.feed_until(frames, lambda: "robot1" in g.cloud.assembler.streams, timeout_s=30.0)
-        # The edge sees the loss and stops pushing refinements (they come by pull only).
-        assert g.feed_until(frames, lambda: g.edge.link_state is not None and g.edge.link_state.loss_rate > 0.2
-                            and g.edge.link_state.layers_per_frame == 1, timeout_s=30.0), g.edge.link_state
-        state = g.edge.link_state
-        # Each layer crosses once and its receipt once: P(acknowledged) = 0.7 x 0.7.
-        assert 1 - 0.7 * 0.7 - 0.2 < state.loss_rate < 1 - 0.7 * 0.7 + 0.2
-        results = []
-        for _ in range(8):
-            g.stream_frames(frames, hz=5.0, seconds=0.4)
-            results.append(g.query(min_fidelity=target, timeout_s=3.0))
+        with g.camera_running(frames, hz=5.0):
+            assert wait_for(lambda: "robot1" in g.cloud.assembler.streams, 30.0)
+            # The edge sees the loss and stops pushing refinements (they come by pull only).
+            assert wait_for(lambda: g.edge.link_state is not None and g.edge.link_state.loss_rate > 0.2
+                            and g.edge.link_state.layers_per_frame == 1, 30.0), g.edge.link_state
+            results = [g.query(min_fidelity=target, timeout_s=3.0) for _ in range(8)]
+            state = g.edge.link_state
         assert all(r.success for r in results), [r.error for r in results]
         reached = sum(r.fidelity_reached for r in results)
         assert reached >= 6, [(r.layers_used, r.fidelity, r.latency_s) for r in results]
         assert g.cloud.all_counters()["pull_requests"] >= reached
+        # A layer is seen acknowledged when it crossed (0.7) and any later receipt of its frame did;
+        # lost receipts are mostly made up by the frame's next ones: between 0.3 and 1 - 0.7 x 0.7.
+        assert 0.15 < state.loss_rate < 0.6, state
         assert not math.isnan(state.rtt_s)

@@ -90,6 +90,7 @@ class CloudNode(Node):
         self._pipeline = pipeline
         self._pipeline_lock = threading.Lock()
         self._answer_lock = threading.Lock()  # answerers (torch) are not assumed thread-safe
+        self._encoder_lock = threading.Lock()  # full_cloud: one encoder, several JPEG workers
         self.counters: Counter[str] = Counter()
         self._log_throttle: dict[str, float] = {}
 
@@ -165,11 +166,15 @@ class CloudNode(Node):
     def _warm_up(self) -> None:
         """Background thread: load what the first query (or JPEG frame) would otherwise wait for."""
         try:
-            answerer = self.pipeline.answerer
-            if hasattr(answerer, "warm_up"):
-                answerer.warm_up()
+            # Under the same locks as their users: lazy imports (transformers) are not thread-safe,
+            # and a query arriving during the warm-up must wait for it, not build a second model.
+            with self._answer_lock:
+                answerer = self.pipeline.answerer
+                if hasattr(answerer, "warm_up"):
+                    answerer.warm_up()
             if self.mode == "full_cloud":
-                self.pipeline.encoder.encode(np.zeros((224, 224, 3), np.uint8))
+                with self._encoder_lock:
+                    self.pipeline.encoder.encode(np.zeros((224, 224, 3), np.uint8))
         except Exception as exc:
             self.counters["model_errors"] += 1
             self.get_logger().error(f"cannot build the models: {exc}")
@@ -261,7 +266,8 @@ class CloudNode(Node):
             stream_id, epoch, seq, data = item
             try:
                 rgb = images.decode_image_bytes(data)
-                tokens = self.pipeline.encoder.encode(rgb)
+                with self._encoder_lock:
+                    tokens = self.pipeline.encoder.encode(rgb)
                 layers = self.pipeline.codec.encode(tokens, frame_seq=seq & 0xFFFFFFFF)
                 result = self.assembler.add_complete_frame(stream_id, epoch, seq, layers)
                 if result.accepted:

@@ -48,7 +48,7 @@ class EdgeSession:
         self.last_plan = FramePlan(False, 0, "no frame yet")
 
     def plan_frame(self, sizes: list[int], now: float) -> FramePlan:
-        plan = self.controller.plan(sizes, self.estimator.estimate(now))
+        plan = self.controller.plan(sizes, self.estimator.estimate(now), now)
         self.last_plan = plan
         self.counters["frames_planned"] += 1
         if not plan.send:

@@ -105,10 +105,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--namespaces", nargs="+", required=True)
     parser.add_argument("--fps", type=float, default=5.0)
     parser.add_argument("--push-bytes", type=int, default=20_000, help="bytes pushed per frame (layer 0 always)")
+    parser.add_argument("--codebook", default="", help="codebook path ('' = the shipped one, as the nodes)")
     parser.add_argument("--solo-s", type=float, default=0.0, help="only the first namespace streams for this long")
     args = parser.parse_args(argv)
     tokens = np.load(args.tokens_npy).astype(np.float32)
-    codec = default_pipeline().codec  # the codec the nodes use (only the codec is built)
+    codec = default_pipeline(codebook=args.codebook or None).codec  # the nodes' codec (only the codec is built)
     rclpy.init()
     node = rclpy.create_node("prosem_bench_replay")
     streams = [ReplayStream(node, ns, codec, tokens, args.push_bytes, offset=7 * i) for i, ns in enumerate(args.namespaces)]

@@ -97,6 +97,7 @@ class EdgeNode(Node):
         self.auth_key = auth.load_key(self.p["auth_key"], self.p["auth_key_file"])
         self._pipeline = pipeline
         self._pipeline_lock = threading.Lock()
+        self._answer_lock = threading.Lock()  # full_edge: warm-up and the query service share the answerer
         self._lock = threading.Lock()  # session, estimator, publishers
         self.counters: Counter[str] = Counter()
         self.session = EdgeSession(
@@ -223,7 +224,10 @@ class EdgeNode(Node):
         tokens = self.pipeline.encoder.encode(np.zeros((224, 224, 3), np.uint8))
         self.pipeline.codec.encode(tokens, frame_seq=0)
         if self.mode == "full_edge":
-            self.pipeline.answerer.answer(tokens, "what shape is in the image?")
+            with self._answer_lock:  # the query service must not build the answerer concurrently
+                answerer = self.pipeline.answerer
+                if hasattr(answerer, "warm_up"):
+                    answerer.warm_up()
 
     def _work(self) -> None:
         try:
@@ -249,6 +253,8 @@ class EdgeNode(Node):
                 self.counters["bad_images"] += 1
                 self.get_logger().warning(f"dropping a camera frame: {exc}", throttle_duration_sec=5.0)
             except Exception as exc:  # keep the worker alive whatever one frame does
+                if self._stop.is_set() or not self.context.ok():
+                    break  # shutting down (e.g. Ctrl-C shut the context while this frame was in flight)
                 self.counters["worker_errors"] += 1
                 self.get_logger().error(f"frame failed: {type(exc).__name__}: {exc}", throttle_duration_sec=5.0)
             interval = max(1.0 / self.p["max_encode_rate_hz"], self.session.controller.frame_interval_s())
@@ -428,7 +434,8 @@ class EdgeNode(Node):
             response.success, response.error = False, f"frame {request.frame_seq} not held (the edge keeps only the latest, {latest[0]})"
         else:
             try:
-                answer = self.pipeline.answerer.answer(latest[1], request.question)
+                with self._answer_lock:
+                    answer = self.pipeline.answerer.answer(latest[1], request.question)
                 response.success, response.answer, response.confidence = True, answer.text, float(answer.confidence)
                 response.frame_seq, response.fidelity, response.fidelity_reached = latest[0], 1.0, True
             except Exception as exc:

@@ -1,7 +1,7 @@
 """Codec benchmark (`prosem bench codec`): bytes per frame vs downstream agreement, every method.
 
 Data: the first `limit` easy-VQA test images and all their questions; optionally held-out natural
-photos (crops of scikit-image's bundled photos drawn with another seed than calibration's).
+photos (scikit-image's grey photos and crops of them, never used for calibration).
 Reference: answers of the default answerer on the uncompressed tokens (same encoder runtime).
 For every method and operating point we report bytes/frame, token cosine, answer agreement with the
 reference and accuracy (easy-VQA), ImageNet top-1 agreement of the EfficientNet-Lite0 head on the
@@ -12,6 +12,7 @@ Methods:
   fp16 / int8    all tokens in half precision / int8 with one float32 scale per token
   pooled-4/1     2x2-pooled / mean token in fp16, broadcast back over the grid for the answerer
   mean-4bit-zlib the issue's baseline: mean token, 4-bit uniform, zlib
+  pan: codec-*   panning camera over held-out photos: every frame a keyframe vs temporal mode
   jpeg/webp      the image compressed at several qualities, decoded and re-encoded in the cloud;
                  at the image's native size (easy-VQA: 64x64) and at the encoder's 224x224 input
                  (what a camera frame resized for the model costs)
@@ -20,6 +21,7 @@ Encode/decode times of jpeg/webp are the image codec only (the cloud-side encode
 from __future__ import annotations
 
 import math
+import os
 import time
 import zlib
 from dataclasses import asdict, dataclass, field
@@ -27,34 +29,35 @@ from typing import Callable
 
 import numpy as np
 
-QUALITIES = (10, 30, 50, 70, 90)
+QUALITIES = (10, 30, 50, 90)
 
 
 @dataclass
 class CodecBenchConfig:
-    limit: int = 200  # easy-VQA test images (all their questions count)
-    photos: int = 120  # held-out photo crops (0: skip)
+    limit: int = 100  # easy-VQA test images (all their questions count)
+    photos: int = 80  # held-out photo crops (0: skip)
     runtime: str = "onnx"  # encoder runtime for reference tokens and for jpeg/webp
     codebook: str | None = None  # None: the shipped codebook
     qualities: tuple[int, ...] = QUALITIES
     image_sizes: tuple[str, ...] = ("native", "224")
     timing_frames: int = 100
+    pan_frames: int = 8  # frames per panning sequence for the temporal-mode rows (0: skip)
     seed: int = 0
 
 
 @dataclass
 class Row:
-    method: str
+    method: str  # photos rows are prefixed "photos: " so generic per-method plots keep data sets apart
     setting: str
     dataset: str
     bytes_per_frame: float
-    token_cosine: float
     answer_agreement: float | None = None
-    accuracy: float | None = None
     top1_agreement: float | None = None
-    fidelity: float | None = None
+    token_cosine: float | None = None
     encode_ms: float | None = None
     decode_ms: float | None = None
+    accuracy: float | None = None
+    fidelity: float | None = None
     extra: dict = field(default_factory=dict)
 
 
@@ -170,7 +173,7 @@ def _image_rows(name: str, images: list[np.ndarray], encoder, scorer: _Scorer, c
                 decoded, dec_ms = _cpu_ms(decode_image_bytes, blobs)
                 recon = encoder.encode_batch(decoded).astype(np.float32)
                 s = scorer.score(recon)
-                rows.append(Row(codec_name, f"q{q} {size}", name, float(np.mean([len(b) for b in blobs])),
+                rows.append(Row(f"{codec_name}@{size}", f"q{q}", name, float(np.mean([len(b) for b in blobs])),
                                 encode_ms=enc_ms, decode_ms=dec_ms, **s))
                 progress(1)
     return rows
@@ -193,6 +196,59 @@ def _codec_rows(name: str, tokens: np.ndarray, ae, scorer: _Scorer, cfg: CodecBe
     return rows
 
 
+def _pan_frames(frames_per_pan: int, step_px: int = 4) -> list[list[np.ndarray]]:
+    """A slowly panning camera over each held-out photo (consecutive frames overlap heavily)."""
+    from prosem_core.codec.calibration_images import HELD_OUT_PHOTOS
+    from skimage import data
+
+    pans = []
+    for name in HELD_OUT_PHOTOS:
+        try:
+            im = np.asarray(getattr(data, name)())
+        except Exception:
+            continue
+        if im.dtype != np.uint8 or im.ndim != 2:
+            continue
+        rgb = np.repeat(im[:, :, None], 3, axis=2)
+        h, w = rgb.shape[:2]
+        side = min(h, w - step_px * frames_per_pan) * 3 // 4
+        if side < 64:
+            continue
+        pans.append([rgb[(h - side) // 2:(h - side) // 2 + side, i * step_px:i * step_px + side]
+                     for i in range(frames_per_pan)])
+    return pans
+
+
+def _temporal_rows(ae, encoder, answerer, fc, frames_per_pan: int, progress) -> list[Row]:
+    """Keyframe-only coding vs temporal coding (each frame against the previous frame as decoded
+    from all its layers, as if the receiver confirmed them) on panning sequences; the first frame
+    of each pan is a keyframe in both and is left out of the averages."""
+    pans = _pan_frames(frames_per_pan)
+    rows = []
+    tokens = [encoder.encode_batch(p).astype(np.float32) for p in pans]
+    flat = np.concatenate([t[1:] for t in tokens])
+    scorer = _Scorer(flat, answerer, fc)
+    for mode in ("keyframes", "temporal"):
+        per_k: dict[int, list] = {}
+        times = []
+        for toks in tokens:
+            ref = None
+            for i, x in enumerate(toks):
+                t0 = time.thread_time()
+                layers = ae.encode(x, frame_seq=i, reference=ref if mode == "temporal" else None)
+                times.append(time.thread_time() - t0)
+                use_ref = ref if mode == "temporal" else None
+                if i:
+                    for k in range(1, ae.layer_count + 1):
+                        per_k.setdefault(k, []).append((sum(len(b) for b in layers[:k]), ae.decode(layers[:k], reference=use_ref)))
+                ref = (i, ae.decode(layers, reference=use_ref))
+        for k, items in sorted(per_k.items()):
+            rows.append(Row(f"pan: codec-{mode}", f"k={k}", "pan", float(np.mean([b for b, _ in items])),
+                            encode_ms=1e3 * float(np.median(times)), **scorer.score(np.stack([t for _, t in items]))))
+        progress(1)
+    return rows
+
+
 def _baseline_rows(name: str, tokens: np.ndarray, scorer: _Scorer, progress) -> list[Row]:
     rows = []
     rows.append(Row("uncompressed", "fp32", name, float(tokens[0].nbytes), **scorer.score(tokens)))
@@ -205,40 +261,60 @@ def _baseline_rows(name: str, tokens: np.ndarray, scorer: _Scorer, progress) -> 
     return rows
 
 
-def _summary(rows: list[Row], ae) -> dict:
-    """The issue's targets, checked against rows measured in this run."""
+def _image_ratio(codec_rows: list[Row], image_rows: list[Row], key: str) -> dict:
+    """For each codec prefix: the fewest image bytes reaching at least its agreement, and the ratio."""
+    out = {}
+    for r in codec_rows:
+        better = [i.bytes_per_frame for i in image_rows if getattr(i, key) >= getattr(r, key)]
+        largest = max(i.bytes_per_frame for i in image_rows)
+        out[r.setting] = {"agreement": getattr(r, key), "codec_bytes": r.bytes_per_frame,
+                          "image_bytes": min(better) if better else None,
+                          "ratio": min(better) / r.bytes_per_frame if better else None,
+                          # no image setting reached the codec's agreement: the ratio is at least this
+                          "ratio_lower_bound": None if better else largest / r.bytes_per_frame}
+    return out
+
+
+def _summary(rows: list[Row], ae) -> tuple[dict, dict]:
+    """The issue's targets, checked against rows measured in this run; and the image comparison."""
+    comparison: dict = {}
     vqa = [r for r in rows if r.dataset == "easy-vqa"]
     codec = [r for r in vqa if r.method == "codec"]
     unc = next(r for r in vqa if r.method == "uncompressed")
     base = codec[0]
-    within = [r for r in codec if r.bytes_per_frame <= 2048]
+    within = [r for r in codec if r.extra["max_bytes"] <= 2048]
     best2k = max(within, key=lambda r: r.answer_agreement) if within else None
+    jpeg224 = next((r for r in vqa if r.method == "jpeg@224" and r.setting == "q50"), None)
     out = {
         "base_layer_bytes": base.bytes_per_frame, "base_layer_max_bytes": base.extra["max_bytes"],
         "base_layer_answer_agreement": base.answer_agreement,
         "best_agreement_within_2KiB": best2k.answer_agreement if best2k else None,
-        "best_agreement_within_2KiB_setting": best2k.setting if best2k else None,
+        "best_agreement_within_2KiB_prefix": best2k.setting if best2k else None,
         "accuracy_uncompressed": unc.accuracy, "accuracy_all_layers": codec[-1].accuracy,
-        "encode_ms": codec[0].encode_ms, "decode_ms_all_layers": codec[-1].decode_ms,
+        "encode_ms": codec[0].encode_ms, "decode_ms_base": codec[0].decode_ms,
+        "decode_ms_all_layers": codec[-1].decode_ms,
+        "encode_ms_over_jpeg224_q50_encode_ms": codec[0].encode_ms / jpeg224.encode_ms if jpeg224 else None,
         "targets": {"agreement>=0.97@<=2KiB": bool(best2k and best2k.answer_agreement >= 0.97),
                     "base<=1KiB&agreement>=0.85": bool(base.extra["max_bytes"] <= 1024 and base.answer_agreement >= 0.85),
                     "all-layers accuracy within 1 point": bool(abs(unc.accuracy - codec[-1].accuracy) <= 0.01),
                     "encode<=3ms": bool(codec[0].encode_ms <= 3.0), "decode<=3ms": bool(codec[-1].decode_ms <= 3.0)},
+        "codebook_id": ae.codebook_id,
     }
-    # bytes ratio against the best image codec at equal (or better) agreement, per image size
-    for size in ("native", "224"):
-        imgs = [r for r in vqa if r.method in ("jpeg", "webp") and r.setting.endswith(size)]
-        ratios = []
-        for r in codec:
-            better = [i.bytes_per_frame for i in imgs if i.answer_agreement >= r.answer_agreement]
-            if better:
-                ratios.append({"codec": r.setting, "agreement": r.answer_agreement,
-                               "image_bytes": min(better), "ratio": min(better) / r.bytes_per_frame})
-        if imgs:
-            out[f"bytes_ratio_vs_image_{size}"] = ratios
-            out[f"best_image_agreement_{size}"] = max(i.answer_agreement for i in imgs)
-    out["codebook_id"] = ae.codebook_id
-    return out
+    # bytes of the best image codec (JPEG or WebP, any quality) at equal or better agreement
+    for ds, key, codec_name in (("easy-vqa", "answer_agreement", "codec"), ("photos", "top1_agreement", "photos: codec")):
+        ds_rows = [r for r in rows if r.dataset == ds]
+        crow = [r for r in ds_rows if r.method == codec_name]
+        for size in ("native", "224"):
+            imgs = [r for r in ds_rows if r.method.split(": ")[-1] in (f"jpeg@{size}", f"webp@{size}")]
+            if not imgs or not crow:
+                continue
+            ratios = _image_ratio(crow, imgs, key)
+            out[f"bytes_ratio_image_over_codec.{ds}@{size}"] = {
+                k: (f"{v['ratio']:.2f}" if v["ratio"] is not None else f">={v['ratio_lower_bound']:.1f} (no image reached it)")
+                for k, v in ratios.items()}
+            out[f"best_image_{key}.{ds}@{size}"] = max(getattr(i, key) for i in imgs)
+            comparison[f"{ds}@{size}"] = ratios
+    return out, comparison
 
 
 def run(cfg: CodecBenchConfig, log: Callable[[str], None] = print) -> dict:
@@ -264,12 +340,13 @@ def run(cfg: CodecBenchConfig, log: Callable[[str], None] = print) -> dict:
     questions = (pos, [split.questions[i] for i in sel], np.asarray([split.answers[i] for i in sel]))
     photos = []
     if cfg.photos:
-        from prosem_core.codec.calibration_images import photo_variants
+        from prosem_core.codec.calibration_images import HELD_OUT_PHOTOS, held_out_photos
 
-        variants = photo_variants(max(2, math.ceil(cfg.photos / 10) + 1), seed=cfg.seed + 1000)
-        photos = variants[:cfg.photos]
+        photos = held_out_photos(math.ceil(cfg.photos / len(HELD_OUT_PHOTOS)) + 1, seed=cfg.seed + 1000)
+        rng = np.random.default_rng(cfg.seed)
+        photos = [photos[i] for i in sorted(rng.choice(len(photos), min(cfg.photos, len(photos)), replace=False))]
     n_img = len(cfg.qualities) * 2 * len(cfg.image_sizes)
-    total = (ae.layer_count + 5 + n_img) * (2 if photos else 1)
+    total = (ae.layer_count + 5 + n_img) * (2 if photos else 1) + (2 if cfg.pan_frames else 0)
     rows: list[Row] = []
     with tqdm(total=total, desc="bench codec", unit="op") as bar:
         datasets = [("easy-vqa", tokens, images, questions)]
@@ -277,15 +354,25 @@ def run(cfg: CodecBenchConfig, log: Callable[[str], None] = print) -> dict:
             datasets.append(("photos", encoder.encode_batch(photos).astype(np.float32), photos, None))
         for name, toks, imgs, qs in datasets:
             scorer = _Scorer(toks, answerer, fc, qs)
-            rows += _baseline_rows(name, toks, scorer, bar.update)
-            rows += _codec_rows(name, toks, ae, scorer, cfg, bar.update)
-            rows += _image_rows(name, imgs, encoder, scorer, cfg, bar.update)
+            new = _baseline_rows(name, toks, scorer, bar.update)
+            new += _codec_rows(name, toks, ae, scorer, cfg, bar.update)
+            new += _image_rows(name, imgs, encoder, scorer, cfg, bar.update)
+            if name != "easy-vqa":
+                for r in new:
+                    r.method = f"{name}: {r.method}"
+            rows += new
+        if cfg.pan_frames:
+            rows += _temporal_rows(ae, encoder, answerer, fc, cfg.pan_frames, bar.update)
+    import platform
+
     report = {"config": asdict(cfg), "images": n, "questions": len(sel), "photos": len(photos),
+              "meta": {"host": platform.node(), "cpus": os.cpu_count(), "load_avg": list(os.getloadavg()),
+                       "numpy": np.__version__, "blas_threads_env": os.environ.get("OPENBLAS_NUM_THREADS")},
               "codebook": {"id": ae.codebook_id, "layer_budgets": list(ae.config.layer_budgets),
                            "provenance": ae.provenance},
               "timing": "median thread CPU ms per frame, single thread",
               "rows": [asdict(r) for r in rows]}
-    report["summary"] = _summary(rows, ae)
+    report["summary"], report["image_comparison"] = _summary(rows, ae)
     return report
 
 
@@ -302,8 +389,7 @@ def plot(report: dict, path: str) -> None:
         rows = [r for r in report["rows"] if r["dataset"] == ds and r[key] is not None]
         groups: dict[str, list] = {}
         for r in rows:
-            label = r["method"] + (f" {r['setting'].split()[-1]}" if r["method"] in ("jpeg", "webp") else "")
-            groups.setdefault(label, []).append(r)
+            groups.setdefault(r["method"].split(": ")[-1], []).append(r)
         for label, rs in groups.items():
             rs = sorted(rs, key=lambda r: r["bytes_per_frame"])
             style = "o-" if label == "codec" else ("s--" if label.startswith(("jpeg", "webp")) else "^")

@@ -34,6 +34,7 @@ class FootprintConfig:
     cpu: int = 0
     rate_bps: int = 1_000_000
     startup_timeout_s: float = 120.0
+    codebook: str = ""                 # "" = the shipped one
     domain_id: int = field(default_factory=lambda: random.SystemRandom().randint(120, 200))
     log_dir: str = ""
 
@@ -51,10 +52,12 @@ def run(cfg: FootprintConfig) -> dict:
     env = dds_env(cfg.domain_id)
     out: dict = {"config": asdict(cfg)}
     with ShapedLink(LinkConfig(rate_bps=cfg.rate_bps)) as link:
-        cloud = LoggedProc(link, "cloud", [console_script("cloud_node"), *ros_args({"mode": "progressive"})], env, log_dir / "fp.cloud.log")
+        common = {"codebook": cfg.codebook} if cfg.codebook else {}
+        cloud = LoggedProc(link, "cloud", [console_script("cloud_node"), *ros_args({"mode": "progressive", **common})], env,
+                           log_dir / "fp.cloud.log")
         edge_argv = [sys.executable, "-m", "prosem_core.bench.hide_modules", "--hide", cfg.hide, "--cpus", str(cfg.cpu),
                      console_script("edge_node"), *ros_args({"mode": "progressive", "runtime": "onnx",
-                                                             "max_encode_rate_hz": cfg.max_encode_rate_hz})]
+                                                             "max_encode_rate_hz": cfg.max_encode_rate_hz, **common})]
         edge = LoggedProc(link, "edge", edge_argv, env, log_dir / "fp.edge.log")
         camera = JsonLinesProc(link, "edge", [sys.executable, "-m", "prosem_edge.bench_camera", "--frames-npy", str(npy),
                                               "--fps", str(cfg.fps), "--tap-counters", "/prosem_edge/counters"], env, log_dir / "fp.camera.log")
@@ -91,9 +94,10 @@ def run(cfg: FootprintConfig) -> dict:
     return out
 
 
-def _last_counters(camera: JsonLinesProc) -> dict:
+def _last_counters(camera: JsonLinesProc) -> tuple[float, dict]:
+    """(arrival time, counters) of the edge's newest ~/counters message ((0, {}) if none yet)."""
     events = camera.snapshot("counters")
-    return events[-1]["counters"] if events else {}
+    return (events[-1]["t"], events[-1]["counters"]) if events else (0.0, {})
 
 
 def _report(cfg: FootprintConfig, layers: list, captures: list, rss: list, c0: dict, c1: dict, t0: float, t1: float) -> dict:
@@ -106,14 +110,18 @@ def _report(cfg: FootprintConfig, layers: list, captures: list, rss: list, c0: d
     lat_first = [e["t"] - e["stamp"] for e in sent if e["t"] < mid]
     lat_second = [e["t"] - e["stamp"] for e in sent if e["t"] >= mid]
     span = t1 - t0
+    (tc0, c0), (tc1, c1) = c0, c1
     delta = {k: c1.get(k, 0) - c0.get(k, 0) for k in ("frames_in", "frames_encoded", "frames_dropped_handoff", "frames_skipped_rate")}
+    counted_s = tc1 - tc0  # counters come every counters_period_s: rates over their own interval
     half = rss[len(rss) // 2:]
     s1, s2 = summary(lat_first), summary(lat_second)
     return {
         "camera_fps": round(sum(1 for c in captures if t0 <= c["stamp"] <= t1) / span, 2),
         "frames_published_fps": round(len(sent) / span, 2),
         "counters_delta": delta,
-        "encoded_fps": round(delta["frames_encoded"] / span, 2) if c0 and c1 else None,
+        "counters_interval_s": round(counted_s, 2),
+        "frames_in_fps": round(delta["frames_in"] / counted_s, 2) if c0 and counted_s > 0 else None,
+        "encoded_fps": round(delta["frames_encoded"] / counted_s, 2) if c0 and counted_s > 0 else None,
         "capture_to_publish_s_first_half": s1,
         "capture_to_publish_s_second_half": s2,
         "rss_mb": {"steady_median": round(float(np.median(half)), 1) if half else None,

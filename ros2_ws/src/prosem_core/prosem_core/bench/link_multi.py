@@ -34,6 +34,7 @@ class MultiConfig:
     push_bytes: int = 0                # per frame; 0 = what one robot's link carries at fps (85 %)
     token_frames: int = 20
     startup_timeout_s: float = 120.0
+    codebook: str = ""                 # "" = the shipped one
     domain_id: int = field(default_factory=lambda: random.SystemRandom().randint(120, 200))
     log_dir: str = ""
 
@@ -53,6 +54,7 @@ def _rss_mb(pid: int) -> float | None:
 
 
 def camera_tokens(n: int, path: Path) -> Path:
+    """Tokens of n camera frames (the torch encoder, as the cloud would compute them)."""
     from prosem_core.pipeline import default_pipeline
 
     cam = CameraSequence()
@@ -72,8 +74,11 @@ def run(cfg: MultiConfig) -> dict:
     env = dds_env(cfg.domain_id)
     out: dict = {"config": asdict(cfg), "push_bytes_per_frame": push, "link_rate_bps": cfg.rate_bps * cfg.streams}
     with ShapedLink(LinkConfig(rate_bps=cfg.rate_bps * cfg.streams)) as link:
-        cloud = LoggedProc(link, "cloud", [console_script("cloud_node"), *ros_args({"mode": "progressive", "namespaces": "[" + ",".join(namespaces) + "]"})],
-                           env, log_dir / "multi.cloud.log")
+        cloud_params = {"mode": "progressive", "namespaces": "[" + ",".join(namespaces) + "]"}
+        if cfg.codebook:
+            cloud_params["codebook"] = cfg.codebook
+        cloud = LoggedProc(link, "cloud", [console_script("cloud_node"), *ros_args(cloud_params)], env, log_dir / "multi.cloud.log")
+        replay_extra = ["--codebook", cfg.codebook] if cfg.codebook else []
         probe_argv = [sys.executable, "-m", "prosem_cloud.bench_probe", "--trigger", "period", "--period-s", str(cfg.query_period_s),
                       "--timeout-s", "3", "--kind", "first:0.0"]
         for ns in namespaces:
@@ -83,7 +88,7 @@ def run(cfg: MultiConfig) -> dict:
             solo_probe = JsonLinesProc(link, "cloud", probe_argv[: probe_argv.index("--stream-id")] + ["--stream-id", namespaces[0]],
                                        env, log_dir / "multi.probe_solo.log")
             replay = JsonLinesProc(link, "edge", [sys.executable, "-m", "prosem_edge.bench_replay", "--tokens-npy", str(tokens_npy),
-                                                  "--fps", str(cfg.fps), "--push-bytes", str(push),
+                                                  "--fps", str(cfg.fps), "--push-bytes", str(push), *replay_extra,
                                                   "--namespaces", *namespaces[:1]], env, log_dir / "multi.replay_solo.log")
             solo_probe.wait_for(lambda: any(a.get("success") for a in solo_probe.snapshot("answer")), cfg.startup_timeout_s,
                                 "first answer (solo stream)", watch=(cloud, replay))
@@ -95,7 +100,8 @@ def run(cfg: MultiConfig) -> dict:
             link.stop(replay.proc)
             # All streams (robot0 restarts with a new epoch, like a rebooted robot).
             replay = JsonLinesProc(link, "edge", [sys.executable, "-m", "prosem_edge.bench_replay", "--tokens-npy", str(tokens_npy),
-                                                  "--fps", str(cfg.fps), "--push-bytes", str(push), "--namespaces", *namespaces],
+                                                  "--fps", str(cfg.fps), "--push-bytes", str(push), *replay_extra,
+                                                  "--namespaces", *namespaces],
                                    env, log_dir / "multi.replay.log")
             probe = JsonLinesProc(link, "cloud", probe_argv, env, log_dir / "multi.probe.log")
             probe.wait_for(lambda: sum(bool(a.get("success")) for a in probe.snapshot("answer")) >= cfg.streams,

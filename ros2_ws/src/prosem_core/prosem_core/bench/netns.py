@@ -35,7 +35,8 @@ API (everything else is private):
   argv)` for short commands.
 - `link.set_loss(percent, roles=("edge", "cloud"))`, `link.set_link(up)`, `link.cut(seconds)`.
 - `link.counters(role)` (veth bytes/packets, tbf drops), `link.loss_dropped(role)`.
-- `dds_env(domain_id)`: environment for ROS 2 processes on both sides (SUBNET discovery).
+- `dds_env(domain_id)`: environment for ROS 2 processes on both sides (SUBNET discovery, a Fast DDS
+  profile whose shared-memory segment holds raw camera frames).
 - `cleanup_stale()`, `list_namespaces()`.
 """
 from __future__ import annotations
@@ -49,6 +50,7 @@ import subprocess
 import threading
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Mapping, Sequence
 
 ROLES = ("edge", "cloud")
@@ -104,17 +106,24 @@ def unavailable_reason() -> str | None:
     return None
 
 
-def dds_env(domain_id: int, udp_only: bool = False) -> dict[str, str]:
+# Fast DDS profile with a shared-memory segment large enough for raw camera frames (see the file).
+LARGE_FRAMES_PROFILE = Path(__file__).resolve().parent.parent / "data" / "fastdds_large_frames.xml"
+
+
+def dds_env(domain_id: int, udp_only: bool = False, profile: str | os.PathLike | None = None) -> dict[str, str]:
     """Environment for ROS 2 processes on the two sides of the link.
 
     SUBNET discovery is required: LOCALHOST (the Makefile's default) never finds the other namespace.
     Fast DDS uses shared memory only between participants with the same host id; measured here, the two
     namespaces get different ones, so data crosses the veth while processes inside one namespace (a
-    camera and the edge node) keep the fast shared-memory path. `udp_only=True` forces UDP everywhere
-    (FASTDDS_BUILTIN_TRANSPORTS=UDPv4) for setups where that might not hold; the benchmark checks the
-    veth counters either way.
+    camera and the edge node) keep the shared-memory path. `profile` (FASTDDS_DEFAULT_PROFILES_FILE):
+    the caller's, else the environment's, else LARGE_FRAMES_PROFILE (raw 640x480 frames need a larger
+    segment than Fast DDS's default). `udp_only=True` forces UDP everywhere (FASTDDS_BUILTIN_TRANSPORTS).
     """
     env = {"ROS_DOMAIN_ID": str(domain_id), "ROS_AUTOMATIC_DISCOVERY_RANGE": "SUBNET"}
+    chosen = profile or os.environ.get("FASTDDS_DEFAULT_PROFILES_FILE") or (LARGE_FRAMES_PROFILE if not udp_only else None)
+    if chosen:
+        env["FASTDDS_DEFAULT_PROFILES_FILE"] = str(chosen)
     if udp_only:
         env["FASTDDS_BUILTIN_TRANSPORTS"] = "UDPv4"
     return env

@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from prosem_core.models.consistency import consistency
-from prosem_core.models.datasets import easy_vqa_questions, easy_vqa_tokens, tokens_for_questions
+from prosem_core.models.datasets import easy_vqa_questions, easy_vqa_token_subset
 
 GRID = 7
 
@@ -63,11 +63,7 @@ def run(cfg: VQABenchConfig = VQABenchConfig(), log=print) -> dict:
 
     t_start = time.perf_counter()
     data = easy_vqa_questions("test")
-    ids, tokens = easy_vqa_tokens("test", cfg.runtime)
-    rng = np.random.default_rng(cfg.seed)
-    pick = np.sort(rng.choice(len(ids), size=min(cfg.images, len(ids)), replace=False))
-    img_ids = ids[pick]
-    ref_tokens = np.asarray(tokens[pick], dtype=np.float32)
+    img_ids, ref_tokens = easy_vqa_token_subset("test", cfg.runtime, cfg.images, cfg.seed)
     qmask = np.isin(data.image_ids, img_ids)
     q_rows = np.flatnonzero(qmask)
     q_img = np.searchsorted(img_ids, data.image_ids[q_rows])
@@ -116,9 +112,10 @@ def run(cfg: VQABenchConfig = VQABenchConfig(), log=print) -> dict:
     conds.append(c)
     if cfg.with_int8 and cfg.runtime != "onnx-int8":
         try:
-            ids8, tok8 = easy_vqa_tokens("test", "onnx-int8")
+            ids8, tok8 = easy_vqa_token_subset("test", "onnx-int8", cfg.images, cfg.seed)
+            assert np.array_equal(ids8, img_ids)
             c = _Condition("encoder int8", "encoder")
-            c.tokens = list(np.asarray(tok8[np.searchsorted(ids8, img_ids)], dtype=np.float32))
+            c.tokens = list(tok8)
             c.bytes = [t.size * 4 for t in c.tokens]
             conds.append(c)
         except Exception as exc:
@@ -136,10 +133,7 @@ def run(cfg: VQABenchConfig = VQABenchConfig(), log=print) -> dict:
     for c in conds:
         stack = np.stack(c.tokens)
         t0 = time.perf_counter()
-        answers: list[str] = []
-        for s in range(0, len(questions), 1024):
-            a, _ = answerer.answer_shapes_batch(stack[q_img[s : s + 1024]], questions[s : s + 1024])
-            answers += a
+        answers, _ = answerer.answer_shapes_batch(stack, questions, q_img)
         t_answer += time.perf_counter() - t0
         top1 = np.argmax(stack.mean(axis=1) @ w_fc.T + b_fc, axis=1)
         if c.kind == "reference":

@@ -29,7 +29,7 @@ def run(args: argparse.Namespace) -> int:
     from prosem_core.codec import CodecError
 
     cfg = CodecBenchConfig(limit=args.limit, photos=args.photos, runtime=args.runtime, codebook=args.codebook,
-                           qualities=args.qualities, seed=args.seed)
+                           qualities=args.qualities, seed=args.seed, pan_frames=args.pan_frames)
     try:
         report = run_bench(cfg, log=lambda s: print(s, file=sys.stderr))
     except (CodecError, FileNotFoundError) as exc:
@@ -57,10 +57,11 @@ def register(commands, groups) -> None:
     p = groups["bench"].add_parser("codec", help="codec vs fp16/int8/pooled tokens and JPEG/WebP: bytes vs agreement")
     p.add_argument("--json", default=None, help="write the report here (default: stdout)")
     p.add_argument("--plot", default=None, help="agreement vs bytes plot (PNG)")
-    p.add_argument("--limit", type=_count, default=200, help="easy-VQA test images (all their questions count)")
-    p.add_argument("--photos", type=int, default=120, help="held-out photo crops for ImageNet top-1 agreement (0: skip)")
+    p.add_argument("--limit", type=_count, default=100, help="easy-VQA test images (all their questions count)")
+    p.add_argument("--photos", type=int, default=80, help="held-out photo crops for ImageNet top-1 agreement (0: skip)")
+    p.add_argument("--pan-frames", type=int, default=8, help="frames per panning sequence, temporal-mode rows (0: skip)")
     p.add_argument("--runtime", default="onnx", choices=["torch", "onnx", "onnx-int8"], help="encoder runtime")
     p.add_argument("--codebook", default=None, help="codebook path stem (default: the shipped one)")
-    p.add_argument("--qualities", type=_qualities, default=(10, 30, 50, 70, 90), help="JPEG/WebP qualities")
+    p.add_argument("--qualities", type=_qualities, default=(10, 30, 50, 90), help="JPEG/WebP qualities")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=run)

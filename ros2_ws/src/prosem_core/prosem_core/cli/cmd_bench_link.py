@@ -44,29 +44,67 @@ def run(args: argparse.Namespace) -> int:
     if args.dds_profile:
         # Inherited by every process the harness starts (edge, cloud, probes), in every section.
         os.environ["FASTDDS_DEFAULT_PROFILES_FILE"] = str(Path(args.dds_profile).resolve())
-    cfg = link.LinkBenchConfig(rate_bps=int(args.rate_bps), log_dir=args.log_dir or "")
+    cfg = link.LinkBenchConfig(rate_bps=int(args.rate_bps), log_dir=args.log_dir or "", codebook=args.codebook)
     if args.quick:
         cfg.measure_s, cfg.cut_at_s, cfg.cut_s = 10.0, 2.0, 5.0
     if args.measure_s:
         cfg.measure_s = args.measure_s
-    report: dict = {"command": "prosem bench link " + " ".join(sys.argv[3:]) if len(sys.argv) > 3 else "prosem bench link"}
+    report: dict = {"meta": {"command": "prosem " + " ".join(sys.argv[1:]), "quick": bool(args.quick),
+                             "link_rate_bps": int(args.rate_bps), "machine": link.machine(),
+                             "dds_profile": netns.dds_env(0).get("FASTDDS_DEFAULT_PROFILES_FILE", "")}}
     if "single" in args.only:
         report["single"] = link.run(cfg)
     if "multi" in args.only:
         from prosem_core.bench import link_multi
 
         duration = args.multi_s or (20.0 if args.quick else 120.0)
-        report["multi"] = link_multi.run(link_multi.MultiConfig(duration_s=duration, rate_bps=int(args.rate_bps)))
+        report["multi"] = link_multi.run(link_multi.MultiConfig(duration_s=duration, rate_bps=int(args.rate_bps), codebook=args.codebook,
+                                                                solo_s=10.0 if args.quick else 30.0))
     if "footprint" in args.only:
         from prosem_core.bench import edge_footprint
 
         duration = 15.0 if args.quick else 40.0
-        report["footprint"] = edge_footprint.run(edge_footprint.FootprintConfig(duration_s=duration))
+        report["footprint"] = edge_footprint.run(edge_footprint.FootprintConfig(duration_s=duration, codebook=args.codebook))
+    report["summary"] = summary(report)
+    report["rows"] = link.rows(report["single"]) if "single" in report else []
     out = Path(args.json)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=2, sort_keys=False) + "\n")
     print(f"prosem bench link: wrote {out}", file=sys.stderr)
     return 0
+
+
+def summary(report: dict) -> dict:
+    """The headline numbers of every section that ran, flat enough for the README table."""
+    out: dict = {}
+    if "single" in report:
+        out.update(report["single"]["summary"])
+    multi = report.get("multi", {})
+    if multi and "error" not in multi:
+        mem = multi.get("memory", {})
+        out["multi"] = {
+            "streams": multi["config"]["streams"], "duration_s": multi["duration_multi_s"],
+            "single_stream_query_p95_s": multi["solo"]["query_to_answer_s"]["p95"],
+            "eight_streams_query_p95_s": multi["multi"]["query_to_answer_s"]["p95"],
+            "p95_ratio_multi_over_single": multi["p95_ratio_multi_over_solo"],
+            "cloud_rss_mb_start": mem.get("rss_mb_multi_start"), "cloud_rss_mb_end": mem.get("rss_mb_multi_end"),
+            "cloud_rss_slope_mb_per_min_second_half": mem.get("rss_slope_mb_per_min_second_half"),
+            "targets": multi["targets"],
+        }
+    elif multi:
+        out["multi"] = {"error": multi["error"]}
+    fp = report.get("footprint", {})
+    if fp and "error" not in fp:
+        out["edge_footprint"] = {
+            "torch_hidden_and_running": fp["torch_hidden_and_running"], "steady_rss_mb": fp["rss_mb"]["steady_median"],
+            "camera_fps": fp["camera_fps"], "frames_in_fps": fp["frames_in_fps"],
+            "encoded_fps": fp["encoded_fps"], "keeps_up_by_dropping": fp["keeps_up_by_dropping"],
+            "capture_to_publish_median_s": fp["capture_to_publish_s_second_half"]["median"],
+            "targets": fp["targets"],
+        }
+    elif fp:
+        out["edge_footprint"] = {"error": fp["error"]}
+    return out
 
 
 def register(commands, groups) -> None:
@@ -79,5 +117,6 @@ def register(commands, groups) -> None:
     p.add_argument("--measure-s", type=_positive, default=None, help="measuring window per single-stream scenario")
     p.add_argument("--multi-s", type=_positive, default=None, help="duration of the 8-stream run (default 120, quick 20)")
     p.add_argument("--dds-profile", default=None, help="Fast DDS XML profile for all processes (default: $FASTDDS_DEFAULT_PROFILES_FILE)")
+    p.add_argument("--codebook", default="", help="codec codebook for all nodes (default: the shipped one)")
     p.add_argument("--log-dir", default=None, help="keep node logs here (default: a temp folder, named in the JSON)")
     p.set_defaults(func=run)

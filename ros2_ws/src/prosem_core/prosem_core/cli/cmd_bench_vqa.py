@@ -19,7 +19,12 @@ def run(args: argparse.Namespace) -> int:
 
     cfg = VQABenchConfig(images=args.images, runtime=args.runtime, codebook=args.codebook,
                          with_int8=not args.no_int8, seed=args.seed)
-    report = run_bench(cfg, log=lambda s: print(s, file=sys.stderr))
+    log = lambda s: print(s, file=sys.stderr)  # noqa: E731
+    report = run_bench(cfg, log=log)
+    if not args.no_encoders:
+        from prosem_core.bench.encoders import EncoderBenchConfig, run as run_encoders
+
+        report["encoders"] = run_encoders(EncoderBenchConfig(), log=log)
     text = json.dumps(report, indent=2)
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
@@ -37,5 +42,6 @@ def register(commands, groups) -> None:
     p.add_argument("--runtime", default="onnx", choices=["torch", "onnx", "onnx-int8"], help="reference encoder")
     p.add_argument("--codebook", default=None, help="codebook path (default: the shipped one)")
     p.add_argument("--no-int8", action="store_true", help="skip the int8-encoder condition")
+    p.add_argument("--no-encoders", action="store_true", help="skip the encoder runtime comparison (time, token error)")
     p.add_argument("--seed", type=int, default=0, help="seed picking the images when --images < 1000")
     p.set_defaults(func=run)

@@ -33,7 +33,7 @@ FORMAT_NAME = "prosem-meta-autoencoder"
 FORMAT_VERSION = 1
 _COMPONENT_EDGES = (0, 1, 2, 4, 8, 16, 32, 64, 96, 128, 192, 256, 384, 512, 768, 1024, 1536, 2048)
 _MAX_DETAIL_ROWS = 20_000  # calibration rows used for the detail-level PCA (speed)
-_ARRAY_NAMES = ("basis", "mean_coefficient", "metric_factor", "coarse_pca", "detail_pca")
+_ARRAY_NAMES = ("basis", "mean_coefficient", "metric_factor", "coarse_transform", "detail_pca")
 
 
 def _band_edges(rows: int, comps: int) -> np.ndarray:
@@ -52,9 +52,11 @@ class _Level:
 
 
 def _orthonormal_columns(m: np.ndarray) -> np.ndarray:
-    """Deterministic orthonormalisation (QR with positive diagonal) of stored float16 bases."""
-    q, r = np.linalg.qr(m.astype(np.float64))
-    return q * np.where(np.diag(r) < 0, -1.0, 1.0)
+    """Deterministic orthonormalisation of a stored float16 basis (its columns are orthonormal up
+    to float16 rounding): M (L^T)^-1 with L L^T = M^T M, i.e. the Q of a QR with positive diagonal."""
+    m = m.astype(np.float32)  # float32 throughout: load time matters (node start-up)
+    chol = np.linalg.cholesky(m.T @ m)
+    return np.linalg.solve(chol, m.T).T
 
 
 class MetaAutoEncoder:
@@ -75,15 +77,18 @@ class MetaAutoEncoder:
                 math.isfinite(s) and s > 0 for s in self.base_steps):
             raise CodecError("codebook steps invalid")
         basis = self._arrays["basis"].astype(np.float64)
-        if basis.shape != (t, t):
-            raise CodecError("codebook basis has the wrong shape")
+        shapes_ok = (basis.shape == (t, t) and self._arrays["mean_coefficient"].shape == (d,)
+                     and all(self._arrays[k].ndim == 2 and self._arrays[k].shape[0] == d
+                             for k in ("metric_factor", "coarse_transform", "detail_pca"))
+                     and self._arrays["coarse_transform"].shape == (d, d))
+        if not shapes_ok or not all(np.isfinite(v).all() for v in self._arrays.values()):
+            raise CodecError("codebook arrays have wrong shapes or non-finite values")
         self.metric = ModelMetric(self._arrays["metric_factor"].astype(np.float64), float(meta["metric_floor"]))
-        a, a_inv = self.metric.sqrt()
+        a, a_inv = (m.astype(np.float32) for m in self.metric.sqrt())
         _, slices = pyramid_basis(t, self.config.splits)
-        coarse = _orthonormal_columns(self._arrays["coarse_pca"])
         detail = _orthonormal_columns(self._arrays["detail_pca"])
         self._basis = basis.astype(np.float32)
-        weights = self.config.level_weights or (1.0,) * len(slices)
+        weights = self.config.weights()
         if len(weights) != len(slices):
             raise CodecError(f"level_weights needs {len(slices)} values")
         self._row_weights = np.concatenate([np.full(sl.stop - sl.start, w, np.float64)
@@ -99,10 +104,11 @@ class MetaAutoEncoder:
                 decode=(p.T @ a_inv / root).astype(np.float32) if last else None,
                 full=p.shape[1] == d, edges=_band_edges(n, p.shape[1]),
                 basis_t=np.ascontiguousarray(basis[sl].T.astype(np.float32))))
-        # Coarse levels share one channel transform: one matmul for all their rows (speed).
+        # Coarse levels share one channel transform (full model metric, then PCA; stored as one
+        # D x D matrix) and its exact inverse: one matmul for all their rows (speed).
         self._coarse_rows = slice(0, slices[-1].start)
-        self._coarse_encode = (a @ coarse).astype(np.float32)
-        self._coarse_decode = (coarse.T @ a_inv).astype(np.float32)
+        self._coarse_encode = self._arrays["coarse_transform"].astype(np.float32)
+        self._coarse_decode = np.linalg.inv(self._coarse_encode.astype(np.float64)).astype(np.float32)
         self._coarse_scale = np.sqrt(self._row_weights[self._coarse_rows]).astype(np.float32)[:, None]
         # One entropy-coded blob per layer: its levels' scans concatenated, band edges offset.
         self._layer_edges = []
@@ -140,37 +146,44 @@ class MetaAutoEncoder:
         frames = x[held]
         x = x[np.sort(fit_idx)]
         n = len(x)
+        # Coarse levels (the mean token, coarse cells) are what pooled read-outs see: they get the
+        # full metric of the model map. The detail level gets its top `metric_rank` directions
+        # (a classifier of the mean token cannot see detail; per-token maps have low rank).
+        full_metric = metric_from_model(model, d, d, cfg.null_weight)
         metric = metric_from_model(model, d, cfg.metric_rank, cfg.null_weight)
         metric = ModelMetric(metric.factor.astype(np.float16).astype(np.float64), metric.floor)
         basis, slices = pyramid_basis(t, cfg.splits)
-        z = np.matmul(basis.astype(np.float32), x)  # [N, T, D]
+        z = (basis.astype(np.float32) @ x.transpose(1, 0, 2).reshape(t, -1)).reshape(t, n, d).transpose(1, 0, 2)
         mean_coef = z[:, 0].mean(axis=0)
-        a, _ = metric.sqrt()
-        a32 = a.astype(np.float32)
 
-        def cov(rows: np.ndarray) -> np.ndarray:
+        def cov(rows: np.ndarray, a32: np.ndarray) -> np.ndarray:
             y = rows.astype(np.float32) @ a32
             c = (y.T @ y).astype(np.float64) / len(rows)
             return c / max(np.trace(c), 1e-30)
 
-        coarse_cov = cov(z[:, 0] - mean_coef)
+        a_full = full_metric.sqrt()[0]
+        a_full32 = a_full.astype(np.float32)
+        coarse_cov = cov(z[:, 0] - mean_coef, a_full32)
         for sl in slices[1:-1]:
-            coarse_cov += cov(z[:, sl].reshape(-1, d))
+            coarse_cov += cov(z[:, sl].reshape(-1, d), a_full32)
         detail_rows = z[:, slices[-1]].reshape(-1, d)
         if len(detail_rows) > _MAX_DETAIL_ROWS:
             detail_rows = detail_rows[rng.choice(len(detail_rows), _MAX_DETAIL_ROWS, replace=False)]
-        detail_cov = cov(detail_rows)
-        coarse_pca = np.linalg.eigh(coarse_cov)[1][:, ::-1][:, :cfg.coarse_components or d]
-        detail_pca = np.linalg.eigh(detail_cov)[1][:, ::-1][:, :min(cfg.detail_components, d)]
+        detail_cov = cov(detail_rows, metric.sqrt()[0].astype(np.float32))
+        coarse_pca = np.linalg.eigh(coarse_cov.astype(np.float32))[1][:, ::-1].astype(np.float64)
+        detail_pca = np.linalg.eigh(detail_cov.astype(np.float32))[1][:, ::-1][:, :min(cfg.detail_components, d)]
         arrays = {"basis": basis, "mean_coefficient": mean_coef.astype(np.float32),
                   "metric_factor": metric.factor.astype(np.float16),
-                  "coarse_pca": coarse_pca.astype(np.float16), "detail_pca": detail_pca.astype(np.float16)}
+                  "coarse_transform": (a_full @ coarse_pca).astype(np.float16),
+                  "detail_pca": detail_pca.astype(np.float16)}
         meta = {"format": FORMAT_NAME, "format_version": FORMAT_VERSION, "tokens": t, "dim": d,
                 "config": cfg.to_json(), "metric_floor": metric.floor,
                 "base_steps": [1.0] * len(cfg.layer_levels), "calibration_frames": n}
         ae = cls(arrays, meta)
-        meta["base_steps"] = ae._calibrate_steps(frames)
-        return cls(arrays, meta)
+        ae.base_steps = ae._calibrate_steps(frames)
+        ae._meta["base_steps"] = list(ae.base_steps)
+        ae.codebook_id = ae._content_hash()
+        return ae
 
     def _calibrate_steps(self, frames: np.ndarray) -> list[float]:
         """Per layer, the smallest step whose layer sizes fit the budget for `budget_quantile` of
@@ -189,8 +202,8 @@ class MetaAutoEncoder:
                 sizes = [self._layer_size(cs, rc, j, step) for cs, rc in zip(coefs, recon)]
                 return float(np.quantile(sizes, self.config.budget_quantile))
 
-            lo, hi = math.log(scale * 0.01), math.log(scale * 30.0)
-            for _ in range(12):
+            lo, hi = math.log(scale * 0.03), math.log(scale * 30.0)
+            for _ in range(9):
                 mid = 0.5 * (lo + hi)
                 if size_quantile(math.exp(mid)) > budget:
                     lo = mid
@@ -250,7 +263,12 @@ class MetaAutoEncoder:
             raise CodecError(f"codebook unreadable ({npz}, {js}): {exc}") from exc
         if meta.get("format") != FORMAT_NAME or meta.get("format_version") != FORMAT_VERSION:
             raise CodecError(f"{js} is not a version {FORMAT_VERSION} {FORMAT_NAME} codebook")
-        return cls(arrays, meta)
+        try:
+            return cls(arrays, meta)
+        except CodecError:
+            raise
+        except (ValueError, TypeError, KeyError, ArithmeticError) as exc:  # numpy's LinAlgError is a ValueError
+            raise CodecError(f"codebook {npz} is corrupt: {exc}") from exc
 
     # ------------------------------------------------------------------ encoding
     @property
@@ -266,12 +284,31 @@ class MetaAutoEncoder:
         return x
 
     def _row_energy(self, z: np.ndarray) -> np.ndarray:
-        """Model-metric energy of each row of z."""
+        """Detail-metric energy of each row of z."""
         e = self.metric.floor * np.einsum("ij,ij->i", z, z, dtype=np.float64)
         if self.metric.factor32.shape[1]:
             p = z @ self.metric.factor32
             e += np.einsum("ij,ij->i", p, p, dtype=np.float64)
         return e
+
+    def _energy(self, z: np.ndarray, coarse: np.ndarray | None = None) -> float:
+        """Weighted model energy of pyramid coefficients z [T, D] (coarse rows through the coarse
+        transform, whose coefficients hold it exactly; pass them if already computed)."""
+        if coarse is None:
+            coarse = (z[self._coarse_rows] @ self._coarse_encode) * self._coarse_scale
+        last = self._levels[-1]
+        detail = self._row_weights[last.rows.start] * float(self._row_energy(z[last.rows]).sum())
+        return float(np.einsum("ij,ij->", coarse, coarse, dtype=np.float64)) + detail
+
+    def model_error(self, tokens: np.ndarray, approx: np.ndarray) -> float:
+        """The weighted model error the fidelity is defined on: fidelity = 1 - error / energy of the
+        frame about the calibration mean (for tests and diagnostics)."""
+        return self._energy(self._basis @ (np.asarray(tokens, np.float32) - np.asarray(approx, np.float32)))
+
+    def frame_energy(self, tokens: np.ndarray) -> float:
+        zc = self._basis @ np.asarray(tokens, np.float32)
+        zc[0] -= self._mean_coefficient
+        return self._energy(zc)
 
     def _coefficients(self, x: np.ndarray, ref: np.ndarray | None):
         """Coefficients to code (of x - ref, or of x minus the calibration mean), the weighted model
@@ -279,19 +316,19 @@ class MetaAutoEncoder:
         zc = self._basis @ x
         zc[0] -= self._mean_coefficient
         zd = zc if ref is None else self._basis @ (x - ref)
-        row_energy = self._row_energy(zc)
-        energy = float(row_energy @ self._row_weights)
         coarse = (zd[self._coarse_rows] @ self._coarse_encode) * self._coarse_scale
         coefs = [coarse[lv.rows] for lv in self._levels[:-1]]
         last = self._levels[-1]
-        coefs.append(zd[last.rows] @ last.encode)
-        # error outside the kept channel components (exact: energy minus what the coefficients hold)
-        trunc = 0.0
-        for lv, c in zip(self._levels, coefs):
-            if not lv.full:
-                rows_energy = row_energy[lv.rows] if ref is None else self._row_energy(zd[lv.rows])
-                w = self._row_weights[lv.rows.start]
-                trunc += max(w * float(rows_energy.sum()) - float(np.einsum("ij,ij->", c, c)), 0.0)
+        c = zd[last.rows] @ last.encode
+        coefs.append(c)
+        w = self._row_weights[last.rows.start]
+        detail_energy = w * float(self._row_energy(zd[last.rows]).sum())
+        if ref is None:
+            energy = float(np.einsum("ij,ij->", coarse, coarse, dtype=np.float64)) + detail_energy
+        else:
+            energy = self._energy(zc)
+        # error outside the kept detail components (exact: energy minus what the coefficients hold)
+        trunc = 0.0 if last.full else max(detail_energy - float(np.einsum("ij,ij->", c, c)), 0.0)
         return coefs, energy, trunc
 
     def encode(self, tokens: np.ndarray, frame_seq: int = 0,

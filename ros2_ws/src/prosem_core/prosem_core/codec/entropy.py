@@ -119,14 +119,12 @@ def encode_bands(q: np.ndarray, edges: np.ndarray) -> bytes:
     unary = np.ones(int(ulen.sum()), np.uint8)
     unary[np.cumsum(ulen) - 1] = 0
     kr = np.where(esc, 0, k)
-    start = np.cumsum(kr) - kr
-    rem = np.zeros(int(start[-1] + kr[-1]), np.uint8)
-    for kv in np.unique(kr).tolist():  # a handful of distinct widths: no per-symbol mask
-        if kv == 0:
-            continue
-        sel = np.flatnonzero(kr == kv)
-        shifts = np.arange(kv - 1, -1, -1)
-        rem[(start[sel][:, None] + np.arange(kv)).ravel()] = ((u[sel][:, None] >> shifts) & 1).ravel()
+    # remainder bits: a [symbols, widest k] bit matrix, MSB first, read row-major through the mask
+    # of valid bits, which is exactly the concatenation of every symbol's k bits
+    width = int(kr.max())
+    j = np.arange(width)
+    mask = j[None, :] < kr[:, None]
+    rem = ((u[:, None] >> np.maximum(kr[:, None] - 1 - j[None, :], 0)) & 1).astype(np.uint8)[mask]
     stream = np.concatenate([unary, rem, (vals_s < 0).astype(np.uint8)])
     out = side + np.packbits(stream).tobytes()
     if esc.any():
@@ -179,14 +177,14 @@ def decode_bands(buf: bytes, edges: np.ndarray) -> np.ndarray:
     used_bits = rpos + rlen + n_s
     if used_bits > bits.size:
         raise CodecError("payload truncated in the remainder/sign streams")
-    start = rpos + np.cumsum(kr) - kr
     u = quo << k
-    for kv in np.unique(kr).tolist():
-        if kv == 0:
-            continue
-        sel = np.flatnonzero(kr == kv)
-        weights = np.left_shift(1, np.arange(kv - 1, -1, -1))
-        u[sel] += bits[start[sel][:, None] + np.arange(kv)].astype(np.int64) @ weights
+    width = int(kr.max())
+    if width:
+        j = np.arange(width)
+        mask = j[None, :] < kr[:, None]
+        matrix = np.zeros((nsym, width), np.int64)
+        matrix[mask] = bits[rpos:rpos + rlen]  # row-major fill: symbol by symbol, MSB first
+        u += (matrix @ (1 << (width - 1 - j))) >> (width - kr)
     negative = bits[rpos + rlen:used_bits].astype(bool)
     nbytes = (used_bits + 7) // 8
     if bits[used_bits:nbytes * 8].any():

@@ -85,14 +85,16 @@ class ModelMetric:
     def __post_init__(self) -> None:
         self.factor32 = np.ascontiguousarray(self.factor, np.float32)
 
-    def sqrt(self) -> np.ndarray:
-        """A = G^(1/2) (symmetric) and its inverse, for fitting only."""
+    def sqrt(self) -> tuple[np.ndarray, np.ndarray]:
+        """A = G^(1/2) (symmetric) and its inverse, for building the codec's matrices.
+
+        With F = U S (thin SVD): G = U S^2 U^T + floor I, so A = sqrt(floor) I + U (sqrt(S^2 + floor)
+        - sqrt(floor)) U^T; no D x D decomposition needed."""
         d = self.factor.shape[0]
-        q, s, _ = np.linalg.svd(self.factor, full_matrices=True)
-        eig = np.full(d, self.floor)
-        eig[:s.size] += s ** 2
-        a = (q * np.sqrt(eig)) @ q.T
-        a_inv = (q / np.sqrt(eig)) @ q.T
+        u, s, _ = np.linalg.svd(self.factor, full_matrices=False)
+        root, eig = math.sqrt(self.floor), s ** 2 + self.floor
+        a = root * np.eye(d) + (u * (np.sqrt(eig) - root)) @ u.T
+        a_inv = np.eye(d) / root + (u * (1.0 / np.sqrt(eig) - 1.0 / root)) @ u.T
         return a, a_inv
 
     def energy(self, z: np.ndarray) -> float:
@@ -113,7 +115,7 @@ def metric_from_model(model, dim: int, rank: int, null_weight: float) -> ModelMe
     if w.ndim != 2 or w.shape[1] != dim or not np.isfinite(w).all():
         raise ValueError(f"model linear map must be a finite [M, {dim}] array, got shape {w.shape}")
     g = w.T @ w
-    eig, vec = np.linalg.eigh(g)
+    eig, vec = np.linalg.eigh(g)  # D x D once per fit
     eig, vec = eig[::-1].clip(min=0), vec[:, ::-1]
     if eig[0] <= 0:
         raise ValueError("model linear map is zero")

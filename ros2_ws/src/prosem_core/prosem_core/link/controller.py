@@ -13,7 +13,9 @@ acknowledged must drain within `target_delay_s` at the estimated rate. Two budge
 
 With heavy loss, best-effort refinements rarely arrive whole, so only the base layer is pushed;
 in an outage only base layers go out, at `outage_frame_rate_hz`, so the cloud has a fresh frame
-soon after the link returns.
+soon after the link returns. The same rate is a floor at all times (keep-alive): a frame's base
+layer goes out when nothing went out for 1 / outage_frame_rate_hz, whatever the queue estimate
+says. An estimate that is too low would otherwise starve the very feedback that corrects it.
 """
 from __future__ import annotations
 
@@ -48,6 +50,7 @@ class RateController:
         self.cfg = config or RateControllerConfig()
         self.frame_rate_hz = self.cfg.max_frame_rate_hz
         self.layers_per_frame = 0  # steady-state cap chosen at the last plan (0 = none yet)
+        self._last_send = -math.inf
 
     def _steady(self, sizes: list[int], est: LinkEstimate) -> tuple[float, int]:
         cfg = self.cfg
@@ -59,8 +62,22 @@ class RateController:
         k = max(1, sum(1 for c in cum if c <= per_frame))
         return rate, k
 
-    def plan(self, sizes: list[int], est: LinkEstimate) -> FramePlan:
-        """Decide for a freshly encoded frame whose layers have these byte sizes (coarse first)."""
+    def plan(self, sizes: list[int], est: LinkEstimate, now: float | None = None) -> FramePlan:
+        """Decide for a freshly encoded frame whose layers have these byte sizes (coarse first).
+
+        `now` (seconds, any clock) enables the keep-alive floor; the caller reports what it sent
+        by calling this again, so a plan with send=True counts as sent at `now`.
+        """
+        plan = self._plan(sizes, est)
+        if now is not None:
+            keep_alive = 1.0 / max(self.cfg.outage_frame_rate_hz, 1e-3)
+            if not plan.send and sizes and self.cfg.enabled and now - self._last_send >= keep_alive:
+                plan = FramePlan(True, 1, f"keep-alive: nothing sent for {now - self._last_send:.1f} s")
+            if plan.send:
+                self._last_send = now
+        return plan
+
+    def _plan(self, sizes: list[int], est: LinkEstimate) -> FramePlan:
         cfg = self.cfg
         n = len(sizes)
         if n == 0:

@@ -5,11 +5,12 @@ Inputs: every layer the edge hands to the middleware (`on_sent`) and every Layer
 subtracted from each other, so the two clocks never need to agree.
 
 - RTT: now - echoed send stamp - cloud hold time; smoothed (EWMA 1/8, like TCP) and a windowed
-  minimum (the propagation part). srtt - min_rtt is the queueing delay the link shows.
+  minimum (the propagation part). The least of the last 4 samples minus that minimum is the
+  queueing delay the link shows (a standing queue raises all samples; jitter only some).
 - Bottleneck rate: layers of one frame leave back to back, so they queue at the bottleneck and
   arrive spaced by its rate (a packet train): bytes after the first arrival / arrival spread, on
   the cloud clock. Without trains (one layer per frame) the rate is probed up while the delay stays
-  low and cut back to the goodput when the delay grows.
+  low and cut by 15 % (at most every `cut_interval_s`) while it is above the target.
 - Goodput: newly acknowledged payload bytes per second over a window.
 - Loss: layers sent vs layers acknowledged, counted once a frame has had time to be acknowledged.
 - Outage: nothing acknowledged for `silence_s` while sending, or the middleware reports that no
@@ -34,6 +35,7 @@ class EstimatorConfig:
     probe_gain_per_s: float = 0.25  # rate growth per second while the delay stays low
     target_delay_s: float = 0.2  # delay above which the rate is cut back
     train_max_age_s: float = 3.0  # a train sample this old no longer sets the rate
+    cut_interval_s: float = 0.25  # least time between two delay-based rate cuts
     max_tracked_frames: int = 64
 
 
@@ -86,6 +88,8 @@ class LinkEstimator:
         self._frames: OrderedDict[int, _SentFrame] = OrderedDict()
         self._rate_bps = self.cfg.initial_rate_bps
         self._last_rate_update: float | None = None
+        self._last_cut = -math.inf
+        self._recent_rtts: deque[float] = deque(maxlen=4)
         self._train_samples: deque[tuple[float, float]] = deque(maxlen=7)  # (edge time, bps)
         self._acked: deque[tuple[float, int]] = deque()  # (edge time, bytes newly acked)
         self._settled: deque[tuple[float, int, int]] = deque()  # (edge time, sent, acked)
@@ -120,6 +124,7 @@ class LinkEstimator:
         if 0.0 <= rtt < 60.0:
             self._srtt = rtt if math.isnan(self._srtt) else 0.875 * self._srtt + 0.125 * rtt
             self._rtt_samples.append((now, rtt))
+            self._recent_rtts.append(rtt)
         self._last_ack = now
         frame = self._frames.get(fb.frame_seq)
         if frame is not None:
@@ -155,7 +160,14 @@ class LinkEstimator:
         if fresh:
             rate = sorted(fresh)[len(fresh) // 2]
         elif not math.isnan(delay) and delay > cfg.target_delay_s:
-            rate = max(cfg.min_rate_bps, 0.85 * min(self._rate_bps, max(self.goodput_bps(now), cfg.min_rate_bps)))
+            # Multiplicative decrease, at most once per interval, and never below what was just
+            # delivered. Not straight down to the goodput: with one layer per frame the edge is
+            # app-limited and the goodput says little about the link.
+            if now - self._last_cut >= cfg.cut_interval_s:
+                rate = max(self._rate_bps * 0.7, min(self._rate_bps, self.goodput_bps(now)))
+                self._last_cut = now
+            else:
+                rate = self._rate_bps
         elif math.isnan(delay) or delay < cfg.target_delay_s / 2:
             rate = self._rate_bps * (1.0 + cfg.probe_gain_per_s * min(dt, 1.0))
         else:
@@ -180,8 +192,12 @@ class LinkEstimator:
         return min((r for _, r in self._rtt_samples), default=math.nan)
 
     def queue_delay_from_rtt(self, now: float) -> float:
+        """The smallest of the last few RTT samples above the windowed minimum: a standing queue
+        raises every sample, scheduling jitter on a busy host only some."""
         base = self.min_rtt(now)
-        return math.nan if math.isnan(base) or math.isnan(self._srtt) else max(0.0, self._srtt - base)
+        if math.isnan(base) or not self._recent_rtts:
+            return math.nan
+        return max(0.0, min(self._recent_rtts) - base)
 
     def _settle_after(self) -> float:
         srtt = 0.5 if math.isnan(self._srtt) else self._srtt
@@ -208,7 +224,7 @@ class LinkEstimator:
 
     def inflight_bytes(self, now: float) -> int:
         """Bytes sent and not acknowledged, not counting what is surely lost by now."""
-        horizon = max(1.0, 4.0 * (0.25 if math.isnan(self._srtt) else self._srtt))
+        horizon = max(0.5, 4.0 * (0.25 if math.isnan(self._srtt) else self._srtt))
         total = 0
         for frame in self._frames.values():
             for idx, size in frame.sizes.items():

@@ -67,9 +67,11 @@ class DefaultAnswerer:
             return Answer(text=word, confidence=float(prob[0]), label=word, route="shapes")
         return self.open_vqa.answer(t, question)
 
-    def answer_shapes_batch(self, tokens: np.ndarray, questions: list[str]) -> tuple[list[str], np.ndarray]:
-        """easy-VQA head on many (tokens [N, 49, 1280], question) pairs at once (benchmarks)."""
-        idx, prob = self.head.predict(np.asarray(tokens, dtype=np.float32), questions)
+    def answer_shapes_batch(self, tokens: np.ndarray, questions: list[str],
+                            image_index: np.ndarray | None = None) -> tuple[list[str], np.ndarray]:
+        """easy-VQA head on many questions at once (benchmarks): tokens [N, 49, 1280]; question i is
+        about image image_index[i] (default i). Each image's features are computed once."""
+        idx, prob = self.head.predict(np.asarray(tokens, dtype=np.float32), questions, image_index)
         return [self.head.answers[int(i)] for i in idx], prob
 
     def first_linear_map(self) -> np.ndarray:

@@ -98,3 +98,31 @@ def tokens_for_questions(ids: np.ndarray, tokens: np.ndarray, question_image_ids
     if np.any(pos >= len(ids)) or np.any(ids[np.minimum(pos, len(ids) - 1)] != question_image_ids):
         raise KeyError("some question image ids are missing from the token cache")
     return pos
+
+
+def easy_vqa_token_subset(split: str, runtime: str, count: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """(image ids [n], tokens float32 [n, 49, 1280]) of `count` seeded images of a split.
+
+    Uses the full cache when it exists (or when all images are asked for); otherwise encodes only
+    the picked images, so a small run never pays for the whole split.
+    """
+    _check_split(split)
+    ids_path, tok_path = _cache_paths(split, runtime)
+    all_ids = np.array(sorted(_image_paths(split)), dtype=np.int64)
+    pick = np.sort(np.random.default_rng(seed).choice(len(all_ids), size=min(count, len(all_ids)), replace=False))
+    if count >= len(all_ids) or (ids_path.is_file() and tok_path.is_file()):
+        ids, tokens = easy_vqa_tokens(split, runtime)
+        pos = np.searchsorted(ids, all_ids[pick])
+        return ids[pos], np.asarray(tokens[pos], dtype=np.float32)
+    from PIL import Image
+
+    from prosem_core.models.encoder import build_encoder
+
+    paths = _image_paths(split)
+    images = [np.asarray(Image.open(paths[int(i)]).convert("RGB")) for i in all_ids[pick]]
+    return all_ids[pick], build_encoder(runtime).encode_batch(images).astype(np.float32)
+
+
+def _image_paths(split: str) -> dict[int, str]:
+    ev = _easy_vqa()
+    return ev.get_train_image_paths() if split == "train" else ev.get_test_image_paths()

@@ -14,15 +14,13 @@ _WORD = re.compile(r"[a-z]+")
 # User spellings -> the words easy-VQA's templates use.
 SYNONYMS = {"colour": "color", "colours": "color", "colors": "color", "grey": "gray", "square": "rectangle",
             "squares": "rectangle", "rectangles": "rectangle", "circles": "circle", "triangles": "triangle",
-            "shapes": "shape", "isn": "not", "doesn": "not", "t": ""}
+            "shapes": "shape", "isn": "is not", "doesn": "does not", "aren": "are not", "t": ""}
 
 
 def words(text: str) -> list[str]:
     out = []
     for w in _WORD.findall(text.lower()):
-        w = SYNONYMS.get(w, w)
-        if w:
-            out.append(w)
+        out.extend(SYNONYMS.get(w, w).split())  # "isn't" -> "is not"; "t" -> nothing
     return out
 
 

@@ -64,12 +64,8 @@ def evaluate(head: VQAHead, split: str = "test", runtime: str = "onnx", limit: i
     if limit is not None and limit < len(rows):
         rows = np.sort(np.random.default_rng(seed).choice(rows, size=limit, replace=False))
     pos = tokens_for_questions(ids, tokens, data.image_ids[rows])
-    correct = 0
-    for s in range(0, len(rows), 512):
-        r, p = rows[s : s + 512], pos[s : s + 512]
-        pred, _ = head.predict(np.asarray(tokens[p]), [data.questions[i] for i in r])
-        correct += int((pred == data.answer_index[r]).sum())
-    return correct / len(rows)
+    pred, _ = head.predict(np.asarray(tokens, dtype=np.float32), [data.questions[i] for i in rows], pos)
+    return float(np.mean(pred == data.answer_index[rows]))
 
 
 def train(cfg: TrainConfig = TrainConfig(), head_cfg: VQAHeadConfig = VQAHeadConfig(), log=print) -> VQAHead:

@@ -57,20 +57,24 @@ class VQAHead:
         pooled = np.concatenate([z.mean(axis=1), z.max(axis=1)], axis=1)
         return _relu(pooled @ self.p["W_img"].T + self.p["b_img"])
 
-    def logits(self, tokens: np.ndarray, questions: list[str]) -> np.ndarray:
-        """[N, 13] logits; tokens [N, T, D] with one question each, or [T, D] shared by all questions."""
+    def logits(self, tokens: np.ndarray, questions: list[str], image_index: np.ndarray | None = None) -> np.ndarray:
+        """[Q, 13] logits. tokens [N, T, D] (or [T, D]); question i is about image image_index[i]
+        (default: i, or image 0 when there is one image). Image features are computed once per image."""
         img = self.image_features(tokens)
         q = _relu(bag_of_words(questions, self.vocab) @ self.p["W_q"].T + self.p["b_q"])
-        if img.shape[0] == 1 and q.shape[0] > 1:
-            img = np.repeat(img, q.shape[0], axis=0)
-        if img.shape[0] != q.shape[0]:
-            raise ValueError(f"{img.shape[0]} images for {q.shape[0]} questions")
-        h = _relu((img * q) @ self.p["W_mix"].T + self.p["b_mix"])
+        if image_index is None:
+            if img.shape[0] not in (1, q.shape[0]):
+                raise ValueError(f"{img.shape[0]} images for {q.shape[0]} questions")
+            image_index = np.zeros(q.shape[0], np.int64) if img.shape[0] == 1 else np.arange(q.shape[0])
+        image_index = np.asarray(image_index)
+        if image_index.shape != (q.shape[0],) or (len(image_index) and not 0 <= image_index.min() <= image_index.max() < img.shape[0]):
+            raise ValueError("image_index must give a valid image for every question")
+        h = _relu((img[image_index] * q) @ self.p["W_mix"].T + self.p["b_mix"])
         return h @ self.p["W_out"].T + self.p["b_out"]
 
-    def predict(self, tokens: np.ndarray, questions: list[str]) -> tuple[np.ndarray, np.ndarray]:
-        """(answer index [N], softmax probability of that answer [N])."""
-        lg = self.logits(tokens, questions)
+    def predict(self, tokens: np.ndarray, questions: list[str], image_index: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(answer index [Q], softmax probability of that answer [Q])."""
+        lg = self.logits(tokens, questions, image_index)
         lg = lg - lg.max(axis=1, keepdims=True)
         p = np.exp(lg)
         p /= p.sum(axis=1, keepdims=True)

@@ -5,11 +5,18 @@
 
 All three share `namespace`, so several demo robots can run side by side (namespace:=robot2).
 """
+from pathlib import Path
+
+import prosem_core
 from launch import LaunchDescription
-from launch.actions import DeclareLaunchArgument, IncludeLaunchDescription
+from launch.actions import DeclareLaunchArgument, IncludeLaunchDescription, SetEnvironmentVariable
 from launch.launch_description_sources import PythonLaunchDescriptionSource
-from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
+from launch.substitutions import EnvironmentVariable, LaunchConfiguration, PathJoinSubstitution
 from launch_ros.substitutions import FindPackageShare
+
+# Raw 640x480 frames (921,600 B) overflow Fast DDS's default 512 KB shared-memory segment; between
+# camera_replay and edge_node they would fall back to UDP fragments and best-effort frames get lost.
+LARGE_FRAMES_PROFILE = str(Path(prosem_core.__file__).resolve().parent / "data" / "fastdds_large_frames.xml")
 
 MODES = ["progressive", "full_cloud", "full_edge"]
 RUNTIMES = ["onnx", "onnx-int8", "torch"]
@@ -22,6 +29,9 @@ ARGUMENTS = [
     ("mode", "progressive", "what goes over the uplink (edge and cloud use the same)", MODES),
     ("runtime", "onnx", "edge vision encoder runtime", RUNTIMES),
     ("log_level", "info", "log level of all three nodes", None),
+    ("fastdds_profile", EnvironmentVariable("FASTDDS_DEFAULT_PROFILES_FILE", default_value=LARGE_FRAMES_PROFILE),
+     "Fast DDS XML profile for the three nodes (default: $FASTDDS_DEFAULT_PROFILES_FILE, else ProSem's "
+     "large shared-memory segment profile so raw camera frames are not lost between processes)", None),
 ]
 
 
@@ -38,6 +48,7 @@ def generate_launch_description() -> LaunchDescription:
     ns, level = LaunchConfiguration("namespace"), LaunchConfiguration("log_level")
     return LaunchDescription([
         *args,
+        SetEnvironmentVariable("FASTDDS_DEFAULT_PROFILES_FILE", LaunchConfiguration("fastdds_profile")),
         _include("prosem_cloud", "cloud.launch.py", {"namespace": ns, "mode": LaunchConfiguration("mode"), "log_level": level}),
         _include("prosem_edge", "edge.launch.py", {"namespace": ns, "mode": LaunchConfiguration("mode"),
                                                    "runtime": LaunchConfiguration("runtime"), "log_level": level}),

@@ -3,10 +3,12 @@
 benchmarks' JSON in out/: a table per benchmark and plots drawn from the same JSON.
 
 What it reads from each out/bench_<name>.json (written by `prosem bench <name>`):
-  - "summary": a dict of headline numbers -> a two-column table (nested dicts are flattened a.b);
+  - "summary": a dict of headline numbers -> a two-column table (nested dicts are flattened a.b;
+    the first MAX_LINES entries, the rest stay in the JSON);
   - "rows" (or "conditions"): a list of flat dicts (one per method / operating point) -> a table with their scalar
-    columns, and, when rows carry a bytes column and agreement/accuracy/consistency columns, a plot
-    of those against bytes (log x), one line per "method";
+    columns, and a plot: out/bench_<name>.png when the benchmark drew one itself, else, when rows
+    carry a bytes column and agreement/accuracy/consistency columns, those against bytes (log x),
+    one line per "method";
   - "meta"/"config" (optional): printed as one line under the title (what machine, which data).
 out/demo.json (scripts/demo.py) adds the demo's question table. Plots go to docs/results/ so the
 README can show them from the repository. A benchmark without JSON is listed as not run.
@@ -28,6 +30,7 @@ BENCHES = [
     ("link", "Shaped link, 1 Mbit/s: latency and bytes (`prosem bench link`)"),
 ]
 Y_WORDS = ("agreement", "accuracy", "consistency", "cosine")
+MAX_LINES = 30  # longer tables stay in the JSON; the README shows the first ones
 
 
 def _rel(path: Path, base: Path) -> str:
@@ -91,15 +94,17 @@ def plot_rows(rows: list[dict], path: Path, title: str) -> bool:
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, len(y_keys), figsize=(5.5 * len(y_keys), 4), squeeze=False)
+    colors = plt.get_cmap("tab20").colors
     groups: dict[str, list[dict]] = {}
     for r in rows:
         if isinstance(r.get(x_key), (int, float)) and r.get(x_key, 0) > 0:
             groups.setdefault(str(r.get("method", "all")), []).append(r)
     for ax, y_key in zip(axes[0], y_keys):
-        for method, items in groups.items():
+        for i, (method, items) in enumerate(groups.items()):
             pts = sorted((r[x_key], r[y_key]) for r in items if isinstance(r.get(y_key), (int, float)))
             if pts:
-                ax.plot([p[0] for p in pts], [p[1] for p in pts], "o-", label=method, markersize=4)
+                ax.plot([p[0] for p in pts], [p[1] for p in pts], "o-", label=method, markersize=4,
+                        color=colors[i % len(colors)])
         ax.set_xscale("log")
         ax.set_xlabel(x_key)
         ax.set_ylabel(y_key)
@@ -148,15 +153,24 @@ def bench_section(name: str, title: str, out: Path, assets: Path, readme_dir: Pa
         parts.append("Run: " + ", ".join(f"{k}={fmt(v)}" for k, v in flatten(meta).items()))
     summary = data.get("summary")
     if isinstance(summary, dict) and summary:
-        parts.append(md_table(["metric", "value"], list(flatten(summary).items())))
+        items = list(flatten(summary).items())
+        parts.append(md_table(["metric", "value"], items[:MAX_LINES]))
+        if len(items) > MAX_LINES:
+            parts.append(f"({len(items) - MAX_LINES} more summary values in `{path.name}`.)")
         png = assets / f"bench_{name}_summary.png"
         if plot_summary_times(summary, png, title):
             parts.append(f"![{name} summary]({_rel(png, readme_dir)})")
     rows = data.get("rows") or data.get("conditions")
     if isinstance(rows, list) and rows and all(isinstance(r, dict) for r in rows):
-        parts.append(rows_table(rows))
+        parts.append(rows_table(rows[:MAX_LINES]))
+        if len(rows) > MAX_LINES:
+            parts.append(f"({len(rows) - MAX_LINES} more rows in `{path.name}`.)")
         png = assets / f"bench_{name}.png"
-        if plot_rows(rows, png, title):
+        own = out / f"bench_{name}.png"
+        if own.is_file():  # the benchmark drew its own plot (e.g. --plot): show that one
+            png.write_bytes(own.read_bytes())
+            parts.append(f"![{name}]({_rel(png, readme_dir)})")
+        elif plot_rows(rows, png, title):
             parts.append(f"![{name}]({_rel(png, readme_dir)})")
     if len(parts) == 1:
         parts.append(f"`{path.name}` has neither `summary` nor `rows`; see the file.")

@@ -148,7 +148,12 @@ class Graph:
         req = Query.Request(question=question, stream_id=stream_id, frame_seq=frame_seq, min_fidelity=min_fidelity,
                             timeout_s=timeout_s)
         future = self.query_client.call_async(req)
-        assert wait_for(future.done, wait_s), "query got no response"
+        if not wait_for(future.done, wait_s):
+            import faulthandler
+            import sys
+
+            faulthandler.dump_traceback(file=sys.stderr)  # where every thread is stuck
+            raise AssertionError("query got no response")
         return future.result()
 
     def action(self, question: str = "what shape is in the image?", stream_id: str = "", frame_seq: int = -1,

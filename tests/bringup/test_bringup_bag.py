@@ -369,3 +369,33 @@ def test_cli_record_and_play_cross_process(tmp_path, ros_context):
     bad = subprocess.run([prosem, "bag", "play", str(tmp_path / "missing")], env=ENV, capture_output=True, text=True)
     assert bad.returncode == 1 and "not a rosbag2 bag" in bad.stderr
     node.destroy_node()
+
+
+def test_record_all_topics_leaves_out_system_topics(tmp_path, ros_context):
+    import rclpy
+    from std_msgs.msg import String
+
+    from prosem_core import bag_ros
+
+    node = rclpy.create_node("bag_all_test", context=ros_context)
+    pub = node.create_publisher(String, "/all/chatter", 10)
+    stop = threading.Event()
+    result = {}
+    rec = threading.Thread(target=lambda: result.update(stats=bag_ros.record(
+        tmp_path / "bag", all_topics=True, stop=stop, context=ros_context, log=lambda _m: None)))
+    rec.start()
+    end = time.monotonic() + 10
+    while pub.get_subscription_count() == 0 and time.monotonic() < end:
+        time.sleep(0.05)
+    for i in range(3):
+        pub.publish(String(data=str(i)))
+        time.sleep(0.05)
+    time.sleep(0.3)
+    stop.set()
+    rec.join(10)
+    node.destroy_node()
+    stats = result["stats"]
+    assert stats.counts.get("/all/chatter") == 3
+    assert not set(stats.types) & set(bag_ros.SYSTEM_TOPICS)
+    with pytest.raises(bags.BagError, match="name topics"):
+        bag_ros.record(tmp_path / "other", [], context=ros_context)

@@ -120,6 +120,9 @@ def test_node_publishes_folder_once_resized(tmp_path, ctx):
         result = node.set_parameters([Parameter(name, value=value)])[0]
         assert not result.successful and result.reason
     assert node.get_parameter("encoding").value == "rgb8"
+    # The rate can change while running: the timer is rebuilt with the new period.
+    assert node.set_parameters([Parameter("rate_hz", value=10.0)])[0].successful
+    assert node._timer.timer_period_ns == 100_000_000
     # A good new source is taken: the demo's shapes scene, 2 frames.
     assert node.set_parameters([Parameter("source", value="demo:shapes"), Parameter("frames_per_scene", value=2)])[0].successful
     assert not node.finished and node._source.kind == "demo"

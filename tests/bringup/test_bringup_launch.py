@@ -99,6 +99,14 @@ def test_demo_nodes_namespaces_and_argument_flow(share):
         ("prosem_cloud", "cloud_node"), ("prosem_edge", "camera_replay"), ("prosem_edge", "edge_node")]
     assert all(n.namespace == "" for n in nodes)
 
+    # The demo sets a Fast DDS profile for raw frames; the file it names exists.
+    with installed_fake_launch():
+        from bringup_fake_launch import Context, _evaluate_file
+
+        ctx = Context(configs={}, share=share)
+        _evaluate_file(ROOT / "launch" / "demo.launch.py", ctx, [], [])
+    assert Path(ctx.env["FASTDDS_DEFAULT_PROFILES_FILE"]).is_file() or os.environ.get("FASTDDS_DEFAULT_PROFILES_FILE")
+
     nodes, _ = run_launch("demo.launch.py", share, namespace="robot1", mode="full_cloud", source="demo:cat", rate_hz="2.0")
     by_exe = {n.executable: n for n in nodes}
     assert {n.fqn() for n in nodes} == {"/robot1/prosem_cloud", "/robot1/prosem_edge", "/robot1/camera_replay"}

@@ -44,3 +44,16 @@ def test_codec_rows_when_a_codebook_exists(report):
     assert [r["prefix"] for r in rows] == list(range(1, report["codec"]["layers"] + 1))
     assert all(a["bytes_mean"] < b["bytes_mean"] for a, b in zip(rows, rows[1:]))
     assert all(0.0 <= r["fidelity_mean"] <= 1.0 for r in rows)
+
+
+def test_open_question_section_on_photos(report):
+    photos = report["photos_open_questions"]
+    if report["codec"] is None:
+        assert photos is None
+        return
+    assert [r["prefix"] for r in photos["prefixes"]] == list(range(1, report["codec"]["layers"] + 1))
+    cat = photos["uncompressed_answers"]["is there a cat?"][photos["photos"].index("chelsea")]
+    assert cat.startswith("Yes")
+    for r in photos["prefixes"]:
+        for q in photos["questions"]:
+            assert 0.0 <= r[q]["label_agreement"] <= 1.0 and -1.0 <= r[q]["minilm_cosine"] <= 1.0 + 1e-6

@@ -65,3 +65,77 @@ def test_cli_bench_link_needs_root_and_valid_sections(monkeypatch, capsys, tmp_p
     assert prosem_main(["bench", "link", "--json", str(tmp_path / "x.json"), "--quick"]) == 2
     assert "root" in capsys.readouterr().err
     assert not (tmp_path / "x.json").exists()
+
+
+def _answer(t, sent, seq, kind="first", seq_asked=None, success=True, bytes_used=1000, latency=0.02):
+    return {"ev": "answer", "t": t, "sent": sent, "seq_asked": seq if seq_asked is None else seq_asked, "kind": kind,
+            "success": success, "error": "" if success else "frame 3 not held", "answer": "a cat", "frame_seq": seq,
+            "layers_used": 1, "bytes_used": bytes_used, "fidelity": 0.8, "latency_s": latency, "fidelity_reached": True}
+
+
+def test_analyse_measures_from_capture_stamp_and_splits_out_timer_questions():
+    from prosem_core.bench.link import LinkBenchConfig, Scenario, _analyse
+
+    cfg = LinkBenchConfig(rate_bps=1_000_000)
+    sc = Scenario("progressive", {"mode": "progressive"}, ["first:0.0"])
+    # Frame 1 captured at 100.0, layer 0 published at 100.1 (edge compute 0.1 s).
+    layers = [{"ev": "layer", "seq": 1, "idx": 0, "stamp": 100.0, "t": 100.1, "bytes": 1000},
+              {"ev": "layer", "seq": 2, "idx": 0, "stamp": 100.2, "t": 100.3, "bytes": 1000}]
+    captures = [{"ev": "capture", "stamp": 100.0}, {"ev": "capture", "stamp": 100.2}]
+    answers = [_answer(100.15, 100.12, 1),                      # triggered by the acknowledgement of frame 1
+               _answer(101.0, 100.9, 2, seq_asked=-1),          # a timer question about the latest frame
+               _answer(101.2, 101.1, 3, success=False)]
+    counters = {"tx_bytes": 0, "rx_bytes": 0, "qdisc_dropped": 0}
+    after = {"tx_bytes": 2500, "rx_bytes": 0, "qdisc_dropped": 0}
+    out = _analyse(cfg, sc, answers, layers, captures, 99.9, 101.5, {"edge": counters, "cloud": counters},
+                   {"edge": after, "cloud": counters}, {})
+    k = out["kinds"]["first"]
+    assert k["queries"] == 3 and k["answered"] == 2 and k["answered_fraction"] == pytest.approx(2 / 3, abs=1e-3)
+    assert k["frame_to_answer_s"]["n"] == 1 and k["frame_to_answer_s"]["median"] == pytest.approx(0.15)
+    assert k["frame_to_answer_latest_on_timer_s"]["median"] == pytest.approx(0.8)
+    # 2500 wire bytes for 2000 payload bytes: 1000 B used -> 1250 B on the wire -> 10 ms at 1 Mbit/s.
+    assert out["link"]["wire_per_payload"] == pytest.approx(1.25)
+    assert k["transmission_s"]["median"] == pytest.approx(0.01)
+    # 0.15 - 0.1 (edge) - 0.01 (link) - 0.02 (cloud) = 0.02 s nobody accounts for.
+    assert k["overhead_s"]["median"] == pytest.approx(0.02)
+    assert k["errors"] == ["frame 3 not held"]
+
+
+def test_cut_stats_resume_counts_only_frames_after_the_link_returns():
+    from prosem_core.bench.link import _cut_stats
+
+    frames = {1: {"stamp": 9.0}, 2: {"stamp": 14.5}, 3: {"stamp": 15.3}}
+    answers = [_answer(12.0, 11.9, 1), _answer(15.2, 15.1, 2), _answer(15.9, 15.8, 3)]
+    stats = _cut_stats(answers, frames, {"cut_down": 10.0, "cut_up": 15.0})
+    assert stats["resume_after_up_s"] == pytest.approx(0.9)       # frame 3, captured after 15.0
+    assert stats["resume_any_new_frame_s"] == pytest.approx(0.2)  # frame 2, captured during the cut
+    assert stats["queries_during_cut"] == 1 and stats["answered_during_cut"] == 1
+
+
+def test_multi_report_memory_bounded_and_p95_ratio():
+    from prosem_core.bench.link_multi import MultiConfig, _report
+
+    def answers(lat):
+        return [{"t": 1.0 + lat, "sent": 1.0, "success": True, "latency_s": lat, "stream_id": "robot0", "frame_seq": 0}
+                for _ in range(20)]
+
+    flat = [(1000.0 + i, 500.0) for i in range(-10, 120)]
+    report = _report(MultiConfig(), answers(0.1), answers(0.15), flat, 990.0, 1000.0, [])
+    assert report["memory"]["bounded"] is True and report["p95_ratio_multi_over_solo"] == pytest.approx(1.5)
+    growing = [(1000.0 + i, 500.0 + 0.5 * i) for i in range(-10, 120)]  # 30 MB/min
+    report = _report(MultiConfig(), answers(0.1), answers(0.3), growing, 990.0, 1000.0, [])
+    assert report["memory"]["bounded"] is False and report["targets"]["p95_le_2x_single"] is False
+    assert report["memory"]["rss_slope_mb_per_min_second_half"] == pytest.approx(30.0, rel=0.01)
+
+
+def test_footprint_report_rates_from_counter_times():
+    from prosem_core.bench.edge_footprint import FootprintConfig, _report
+
+    layers = [{"ev": "layer", "seq": i, "idx": 0, "stamp": 10.0 + 0.1 * i, "t": 10.05 + 0.1 * i} for i in range(100)]
+    captures = [{"stamp": 10.0 + 0.1 * i} for i in range(100)]
+    c0 = (12.0, {"frames_in": 20, "frames_encoded": 20})
+    c1 = (20.0, {"frames_in": 100, "frames_encoded": 60, "frames_dropped_handoff": 40})
+    out = _report(FootprintConfig(), layers, captures, [250.0] * 10, c0, c1, 10.0, 20.0)
+    assert out["frames_in_fps"] == pytest.approx(10.0) and out["encoded_fps"] == pytest.approx(5.0)
+    assert out["keeps_up_by_dropping"] is True and out["rss_mb"]["steady_median"] == 250.0
+    assert out["targets"]["rss_le_300mb"] is True

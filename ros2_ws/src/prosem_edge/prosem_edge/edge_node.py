@@ -35,6 +35,7 @@ from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import String
 
 from prosem_core import auth, images
+from prosem_core.codec import read_header
 from prosem_core.edge_session import EdgeSession, EdgeSessionConfig, PullRequest
 from prosem_core.latest_slot import LatestSlot
 from prosem_core.link.controller import RateController, RateControllerConfig
@@ -48,6 +49,7 @@ from prosem_msgs.srv import Query
 
 MODES = ("progressive", "full_cloud", "full_edge")
 CODEC_ID = "prosem-mae/1"
+REFINE_SWITCH_TIMEOUT_S = 5.0  # a new refinement publisher takes over after this even if unmatched
 
 PARAMS = [
     ParamSpec("mode", "progressive", "what goes over the uplink", choices=MODES, read_only=True),
@@ -61,7 +63,7 @@ PARAMS = [
     ParamSpec("max_encode_rate_hz", 5.0, "most frames per second the edge encodes and sends", 0.1, 60.0),
     ParamSpec("target_delay_s", 0.2, "queueing delay the rate controller keeps what it sends under", 0.01, 10.0),
     ParamSpec("rate_control", True, "false: push every layer of every frame at max_encode_rate_hz"),
-    ParamSpec("initial_rate_bps", 1.0e6, "uplink rate assumed before anything is measured", 1.0e4, 1.0e10),
+    ParamSpec("initial_rate_bps", 1.0e6, "uplink rate assumed before anything is measured", 1.0e4, 1.0e10, read_only=True),
     ParamSpec("min_rate_bps", 3.2e4, "lower bound of the rate estimate", 1.0e3, 1.0e9),
     ParamSpec("max_rate_bps", 1.0e9, "upper bound of the rate estimate", 1.0e4, 1.0e11),
     ParamSpec("utilization", 0.85, "share of the estimated rate the steady sending plan may use", 0.05, 1.0),
@@ -71,7 +73,7 @@ PARAMS = [
     ParamSpec("silence_s", 1.5, "no feedback for this long while sending = outage", 0.1, 60.0),
     ParamSpec("buffer_frames", 16, "recent frames kept for pull requests", 1, 1024, read_only=True),
     ParamSpec("pull_resend_min_s", 0.1, "do not resend a pulled layer more often than max(this, RTT)", 0.0, 10.0),
-    ParamSpec("base_lifespan_s", 2.0, "lifespan of base (and pulled) layers: no repairs of older frames", 0.05, 60.0),
+    ParamSpec("base_lifespan_s", 2.0, "lifespan of base (and pulled) layers: no repairs of older frames", 0.05, 60.0, read_only=True),
     ParamSpec("qos_adapt", True, "re-create the refinement publisher when the link changes its QoS (lifespan step)"),
     ParamSpec("qos_update_min_interval_s", 5.0, "least time between two QoS changes", 0.5, 3600.0),
     ParamSpec("link_state_period_s", 0.5, "period of prosem/link_state", 0.05, 60.0, read_only=True),
@@ -108,6 +110,9 @@ class EdgeNode(Node):
         self.qos_cfg = QosPolicyConfig(base_lifespan_s=self.p["base_lifespan_s"])
         self.qos: LayerQosPolicy = layer_qos_for_link(None, self.p["max_encode_rate_hz"], self.qos_cfg)
         self._last_qos_change = time.monotonic()
+        self._qos_candidate = None  # a refinement QoS wanted since _qos_candidate_since
+        self._qos_candidate_since = 0.0
+        self._refine_next = None  # (publisher, created at) while a QoS switch waits for matching
         self._jpeg_sent: dict[int, float] = {}  # full_cloud: frame_seq -> send time, for RTT
         self._frame_headers: dict[int, Any] = {}  # frame_seq -> camera header, for pulled layers
         self.link_state: LinkState | None = None  # the last one published (tests read it)
@@ -286,8 +291,6 @@ class EdgeNode(Node):
 
     def _publish_layer(self, seq: int, index: int, payload: bytes, header, pulled: bool) -> None:
         """Caller holds self._lock."""
-        from prosem_core.codec import read_header
-
         h = read_header(payload)
         out = SemanticLayer()
         out.header = header
@@ -308,7 +311,11 @@ class EdgeNode(Node):
             out.auth_tag = auth.sign(self.auth_key, identity, payload)
         now = self._now()
         out.send_stamp = from_seconds(now)
-        (self.base_pub if index == 0 or pulled else self.refine_pub).publish(out)
+        if index == 0 or pulled:
+            self.base_pub.publish(out)
+        else:
+            self._finish_refine_switch(force=False)
+            self.refine_pub.publish(out)
         self.session.mark_sent(seq, index, len(payload), now)
         if seq not in self._frame_headers:
             self._frame_headers[seq] = header
@@ -394,21 +401,41 @@ class EdgeNode(Node):
 
     def _maybe_adapt_qos(self, est, frame_rate_hz: float) -> None:
         """Caller holds self._lock. Only the refinement publisher is re-created (its lifespan step);
-        the base publisher's depth/lifespan stay as started, so reliable delivery is never interrupted."""
+        the base publisher's depth/lifespan stay as started, so reliable delivery is never interrupted.
+
+        A new step must be wanted for a whole `qos_update_min_interval_s` before it is applied (RTT
+        noise must not churn publishers), and the old publisher keeps carrying refinements until the
+        new one has matched the readers the old one had (make before break)."""
         if not self.p["qos_adapt"] or self.mode != "progressive":
             return
-        if time.monotonic() - self._last_qos_change < self.p["qos_update_min_interval_s"]:
+        self._finish_refine_switch(force=False)
+        now = time.monotonic()
+        wanted = layer_qos_for_link(est, frame_rate_hz, self.qos_cfg).refine
+        if wanted == self.qos.refine or self._refine_next is not None:
+            self._qos_candidate = None
             return
-        wanted = layer_qos_for_link(est, frame_rate_hz, self.qos_cfg)
-        if wanted.refine == self.qos.refine:
+        if wanted != self._qos_candidate:
+            self._qos_candidate, self._qos_candidate_since = wanted, now
             return
-        old = self.refine_pub
-        self.get_logger().info(f"refinement QoS [{self.qos.refine.describe()}] -> [{wanted.refine.describe()}]")
-        self.qos = LayerQosPolicy(base=self.qos.base, refine=wanted.refine)
-        self.refine_pub = self._make_refine_pub()
-        self.destroy_publisher(old)
-        self._last_qos_change = time.monotonic()
+        interval = self.p["qos_update_min_interval_s"]
+        if now - self._qos_candidate_since < interval or now - self._last_qos_change < interval:
+            return
+        self.get_logger().info(f"refinement QoS [{self.qos.refine.describe()}] -> [{wanted.describe()}]")
+        self.qos = LayerQosPolicy(base=self.qos.base, refine=wanted)
+        self._refine_next = (self._make_refine_pub(), now)
+        self._qos_candidate = None
+        self._last_qos_change = now
         self.counters["qos_changes"] += 1
+
+    def _finish_refine_switch(self, force: bool) -> None:
+        """Caller holds self._lock: swap to the new refinement publisher once it reaches the readers."""
+        if self._refine_next is None:
+            return
+        new, since = self._refine_next
+        matched = new.get_subscription_count() >= max(1, self.refine_pub.get_subscription_count())
+        if matched or force or time.monotonic() - since > REFINE_SWITCH_TIMEOUT_S:
+            old, self.refine_pub, self._refine_next = self.refine_pub, new, None
+            self.destroy_publisher(old)
 
     def all_counters(self) -> dict[str, int]:
         merged = Counter(self.counters)

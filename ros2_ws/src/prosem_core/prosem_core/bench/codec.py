@@ -249,6 +249,16 @@ def _temporal_rows(ae, encoder, answerer, fc, frames_per_pan: int, progress) -> 
     return rows
 
 
+def reference_workload_ms(repeats: int = 200) -> float:
+    """Median thread-CPU ms of a fixed numpy workload (4x1280 @ 1280x1280 and 45x1280 @ 1280x256,
+    float32): divides the codec's times to compare runs on busy or different hosts."""
+    rng = np.random.default_rng(0)
+    a, b = rng.random((4, 1280), np.float32), rng.random((1280, 1280), np.float32)
+    c, d = rng.random((45, 1280), np.float32), rng.random((1280, 256), np.float32)
+    _, ms = _cpu_ms(lambda _: (a @ b, c @ d), list(range(repeats)))
+    return ms
+
+
 def _baseline_rows(name: str, tokens: np.ndarray, scorer: _Scorer, progress) -> list[Row]:
     rows = []
     rows.append(Row("uncompressed", "fp32", name, float(tokens[0].nbytes), **scorer.score(tokens)))
@@ -373,6 +383,10 @@ def run(cfg: CodecBenchConfig, log: Callable[[str], None] = print) -> dict:
               "timing": "median thread CPU ms per frame, single thread",
               "rows": [asdict(r) for r in rows]}
     report["summary"], report["image_comparison"] = _summary(rows, ae)
+    ref_ms = reference_workload_ms()
+    report["summary"]["reference_workload_ms"] = ref_ms
+    report["summary"]["encode_over_reference_workload"] = report["summary"]["encode_ms"] / ref_ms
+    report["summary"]["decode_all_over_reference_workload"] = report["summary"]["decode_ms_all_layers"] / ref_ms
     return report
 
 
@@ -392,7 +406,7 @@ def plot(report: dict, path: str) -> None:
             groups.setdefault(r["method"].split(": ")[-1], []).append(r)
         for label, rs in groups.items():
             rs = sorted(rs, key=lambda r: r["bytes_per_frame"])
-            style = "o-" if label == "codec" else ("s--" if label.startswith(("jpeg", "webp")) else "^")
+            style = "o-" if label.startswith("codec") else ("s--" if label.startswith(("jpeg", "webp")) else "^")
             ax.plot([r["bytes_per_frame"] for r in rs], [r[key] for r in rs], style, label=label)
         ax.set_xscale("log")
         ax.set_xlabel("bytes per frame (log)")

@@ -64,6 +64,8 @@ def run(cfg: FootprintConfig) -> dict:
         try:
             camera.wait_for(lambda: bool(camera.snapshot("layer")), cfg.startup_timeout_s, "the edge's first layer",
                             watch=(edge, cloud))
+            # Counters come every counters_period_s: start from one, so rates have a known interval.
+            camera.wait_for(lambda: bool(camera.snapshot("counters")), 30, "the edge's ~/counters", watch=(edge,))
             _log(f"edge up without {cfg.hide}; measuring {cfg.duration_s:.0f} s at {cfg.fps:g} fps")
             t0 = time.time()
             c0 = _last_counters(camera)

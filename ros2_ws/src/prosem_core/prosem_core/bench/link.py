@@ -43,7 +43,9 @@ class LinkBenchConfig:
     measure_s: float = 30.0          # measuring window per scenario (after warm-up)
     startup_timeout_s: float = 120.0  # nodes build models at start; first answer must come by then
     first_min_fidelity: float = 0.0   # progressive first answer: whatever arrived first
-    refined_min_fidelity: float = 0.95
+    # Refined answer: the frame's whole layer stack (1.0 is never "reached", so the cloud pulls every
+    # layer and answers once the frame is complete; robust to how the codec scales fidelity).
+    refined_min_fidelity: float = 1.0
     query_timeout_s: float = 3.0
     period_s: float = 1.0             # probe falls back to "latest frame" questions this often
     loss_percent: int = 30
@@ -311,6 +313,10 @@ def _median(results: dict, scenario: str, kind: str, metric: str = "frame_to_ans
         return None
 
 
+def _at_most(value: float | None, limit: float) -> bool | None:
+    return None if value is None else value <= limit
+
+
 def headline(results: dict) -> dict:
     """Ratios and target checks, all from this run's numbers."""
     first = _median(results, "progressive", "first")
@@ -327,10 +333,11 @@ def headline(results: dict) -> dict:
     out["loss_answered_fraction"] = {k: v["answered_fraction"] for k, v in loss.items()}
     cut = results.get("progressive_cut", {}).get("cut", {})
     out["cut_resume_after_up_s"] = cut.get("resume_after_up_s")
+    fractions = list(out["loss_answered_fraction"].values())
     out["targets"] = {
-        "first_le_0.15x_full_cloud_q90": None if out["ratio_first_over_full_cloud_q90"] is None else out["ratio_first_over_full_cloud_q90"] <= 0.15,
-        "overhead_median_le_30ms": None if out["progressive_first_overhead_median_s"] is None else out["progressive_first_overhead_median_s"] <= 0.030,
-        "loss_every_query_answered": (all(v == 1.0 for v in out["loss_answered_fraction"].values()) if out["loss_answered_fraction"] else None),
-        "cut_resume_le_2s": None if out["cut_resume_after_up_s"] is None else out["cut_resume_after_up_s"] <= 2.0,
+        "first_le_0.15x_full_cloud_q90": _at_most(out["ratio_first_over_full_cloud_q90"], 0.15),
+        "overhead_median_le_30ms": _at_most(out["progressive_first_overhead_median_s"], 0.030),
+        "loss_every_query_answered": all(v == 1.0 for v in fractions) if fractions else None,
+        "cut_resume_le_2s": _at_most(out["cut_resume_after_up_s"], 2.0),
     }
     return out

@@ -148,15 +148,17 @@ def _report(cfg: MultiConfig, solo: list, multi: list, rss: list, t_solo: float,
 
     solo_q, multi_q = q(solo), q(multi)
     multi_q["frame_to_answer_s"] = summary(_frame_to_answer(multi, frames))
-    multi_q["per_stream_answered"] = {s: sum(1 for a in multi if a.get("success") and a["stream_id"] == s) for s in sorted({a.get("stream_id", "") for a in multi})}
+    answered_streams = [a["stream_id"] for a in multi if a.get("success")]
+    multi_q["per_stream_answered"] = {s: answered_streams.count(s) for s in sorted(set(answered_streams))}
     series = [(round(t - t_multi, 1), round(m, 1)) for t, m in rss]
     during = np.array([(t, m) for t, m in series if t >= 0]) if series else np.zeros((0, 2))
+    solo_rss = [m for t, m in series if t < 0]
     mem: dict = {"rss_mb_series": series[:: max(1, len(series) // 60)]}
     if len(during) >= 10:
         half = during[len(during) // 2:]
         slope = float(np.polyfit(half[:, 0], half[:, 1], 1)[0]) * 60.0
         mem.update({
-            "rss_mb_solo_end": round(float(np.median([m for t, m in series if t < 0][-5:])), 1) if any(t < 0 for t, _ in series) else None,
+            "rss_mb_solo_end": round(float(np.median(solo_rss[-5:])), 1) if solo_rss else None,
             "rss_mb_multi_start": round(float(np.median(during[:5, 1])), 1),
             "rss_mb_multi_mid": round(float(np.median(during[len(during) // 2 - 2: len(during) // 2 + 3, 1])), 1),
             "rss_mb_multi_end": round(float(np.median(during[-5:, 1])), 1),

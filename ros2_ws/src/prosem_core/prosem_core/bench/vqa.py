@@ -12,6 +12,8 @@ Per condition: accuracy, exact agreement with the uncompressed answer, MiniLM co
 """
 from __future__ import annotations
 
+import os
+import platform
 import time
 from dataclasses import asdict, dataclass, field
 
@@ -29,6 +31,7 @@ class VQABenchConfig:
     runtime: str = "onnx"  # encoder whose tokens are the reference
     codebook: str | None = None  # None: the pipeline's default codebook
     with_int8: bool = True
+    with_photos: bool = True  # open-question consistency on the bundled photos (needs the codec)
     seed: int = 0
     notes: list[str] = field(default_factory=list)
 
@@ -58,10 +61,12 @@ class _Condition:
 def run(cfg: VQABenchConfig = VQABenchConfig(), log=print) -> dict:
     from prosem_core.models.answerer import DefaultAnswerer
     from prosem_core.models.imagenet_head import load_fc
+    from prosem_core.models.labels import imagenet_labels
     from prosem_core.models.text_embed import shared_embedder
     from prosem_core.pipeline import default_pipeline
 
     t_start = time.perf_counter()
+    load_start = list(os.getloadavg())  # timings on a shared CPU: say how busy it was
     data = easy_vqa_questions("test")
     img_ids, ref_tokens = easy_vqa_token_subset("test", cfg.runtime, cfg.images, cfg.seed)
     qmask = np.isin(data.image_ids, img_ids)
@@ -125,7 +130,7 @@ def run(cfg: VQABenchConfig = VQABenchConfig(), log=print) -> dict:
     answerer = DefaultAnswerer()
     embedder = shared_embedder()
     w_fc, b_fc = load_fc()
-    labels = __import__("prosem_core.models.labels", fromlist=["imagenet_labels"]).imagenet_labels()
+    labels = imagenet_labels()
     label_vecs = embedder.embed(list(labels))
     rows = []
     ref_answers = ref_top1 = None
@@ -139,7 +144,8 @@ def run(cfg: VQABenchConfig = VQABenchConfig(), log=print) -> dict:
         if c.kind == "reference":
             ref_answers, ref_top1 = answers, top1
         cons = consistency(answers, ref_answers, truth, embedder.cosine)
-        row = {"name": c.name, "kind": c.kind, "prefix": c.prefix,
+        method = {"codec": "codec", "reference": "uncompressed"}.get(c.kind, c.name.split()[0] if c.name.startswith("pool") else c.name)
+        row = {"name": c.name, "method": method, "kind": c.kind, "prefix": c.prefix,
                "bytes_mean": float(np.mean(c.bytes)), "bytes_max": int(np.max(c.bytes)),
                "accuracy": cons.accuracy, "exact_agreement": cons.exact_agreement,
                "minilm_cosine": cons.minilm_cosine,
@@ -151,8 +157,25 @@ def run(cfg: VQABenchConfig = VQABenchConfig(), log=print) -> dict:
         rows.append(row)
         log(f"{c.name:>14}: {row['bytes_mean']:>9.0f} B  acc {row['accuracy']:.4f}  agree {row['exact_agreement']:.4f}  "
             f"cos {row['minilm_cosine']:.4f}  imagenet-agree {row['imagenet_top1_agreement']:.3f}")
+    by_name = {r["name"]: r for r in rows}
+    summary = {"uncompressed_accuracy": by_name["uncompressed"]["accuracy"]}
+    if codec is not None:
+        for k in (1, codec.layer_count):
+            r = by_name[f"codec k={k}"]
+            summary.update({f"codec_k{k}_bytes": r["bytes_mean"], f"codec_k{k}_accuracy": r["accuracy"],
+                            f"codec_k{k}_exact_agreement": r["exact_agreement"],
+                            f"codec_k{k}_minilm_cosine": r["minilm_cosine"]})
+    photos = None
+    if codec is not None and cfg.with_photos:
+        from prosem_core.bench.vqa_photos import run as run_photos
+        from prosem_core.models.encoder import build_encoder
+
+        photos = run_photos(codec, answerer, build_encoder(cfg.runtime), embedder, log=log)
     return {
         "benchmark": "vqa",
+        "summary": summary,
+        "meta": {"cpus": os.cpu_count(), "load_average_at_start": load_start, "python": platform.python_version(),
+                 "machine": platform.machine()},
         "split": "easy-vqa test",
         "images": int(len(img_ids)),
         "questions": int(len(questions)),
@@ -168,5 +191,6 @@ def run(cfg: VQABenchConfig = VQABenchConfig(), log=print) -> dict:
             "imagenet_label_cosine": "MiniLM cosine of the two top-1 class names",
         },
         "conditions": rows,
+        "photos_open_questions": photos,
         "timing_s": {"total": time.perf_counter() - t_start, "answer_all_conditions": t_answer, **t_codec},
     }

@@ -37,7 +37,7 @@ def run(args: argparse.Namespace) -> int:
     p = default_pipeline(runtime=args.runtime, codebook=args.codebook)
     try:
         p.encoder.encode(image[:16, :16].copy())  # load + warm the encoder (first run allocates)
-        p.answerer.warm_up()
+        p.answerer.warm_up(args.question)  # loads only what this question's route needs
     except ModelFileMissing as exc:
         print(f"prosem ask: {exc}", file=sys.stderr)
         return 2

@@ -18,13 +18,17 @@ def run(args: argparse.Namespace) -> int:
     from prosem_core.bench.vqa import VQABenchConfig, run as run_bench
 
     cfg = VQABenchConfig(images=args.images, runtime=args.runtime, codebook=args.codebook,
-                         with_int8=not args.no_int8, seed=args.seed)
+                         with_int8=not args.no_int8, with_photos=not args.no_photos, seed=args.seed)
     log = lambda s: print(s, file=sys.stderr)  # noqa: E731
     report = run_bench(cfg, log=log)
     if not args.no_encoders:
         from prosem_core.bench.encoders import EncoderBenchConfig, run as run_encoders
 
-        report["encoders"] = run_encoders(EncoderBenchConfig(), log=log)
+        report["encoders"] = enc = run_encoders(EncoderBenchConfig(), log=log)
+        for r in enc["runtimes"]:
+            report["summary"][f"encode_ms_{r['runtime']}"] = r["encode_ms_median"]
+            if r["runtime"] != enc["reference"]:
+                report["summary"][f"token_rel_error_{r['runtime']}_vs_{enc['reference']}"] = r["token_rel_error"]
     text = json.dumps(report, indent=2)
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
@@ -42,6 +46,7 @@ def register(commands, groups) -> None:
     p.add_argument("--runtime", default="onnx", choices=["torch", "onnx", "onnx-int8"], help="reference encoder")
     p.add_argument("--codebook", default=None, help="codebook path (default: the shipped one)")
     p.add_argument("--no-int8", action="store_true", help="skip the int8-encoder condition")
+    p.add_argument("--no-photos", action="store_true", help="skip open-question consistency on the bundled photos")
     p.add_argument("--no-encoders", action="store_true", help="skip the encoder runtime comparison (time, token error)")
     p.add_argument("--seed", type=int, default=0, help="seed picking the images when --images < 1000")
     p.set_defaults(func=run)

@@ -12,7 +12,8 @@ def run_vqa_head(args: argparse.Namespace) -> int:
     from prosem_core.models.paths import DATA_DIR
     from prosem_core.models.train_vqa_head import TrainConfig, evaluate, train
 
-    cfg = TrainConfig(seed=args.seed, epochs=args.epochs, token_runtime=args.runtime, threads=args.threads)
+    cfg = TrainConfig(seed=args.seed, epochs=args.epochs, token_runtime=args.runtime, threads=args.threads,
+                      images=args.images)
     head = train(cfg)
     acc = evaluate(head, "test", args.runtime)
     out = Path(args.out) if args.out else DATA_DIR / VQA_HEAD_FILE
@@ -30,6 +31,7 @@ def register(commands, groups) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--epochs", type=int, default=6)
     p.add_argument("--runtime", default="onnx", choices=["torch", "onnx", "onnx-int8"], help="encoder whose tokens to train on")
-    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--threads", type=int, default=2, help="torch threads (results are bitwise reproducible per value)")
+    p.add_argument("--images", type=int, default=None, help="train on a seeded subset of this many images (quick runs)")
     p.add_argument("--out", default=None, help="output file (default: the shipped prosem_core/data/vqa_head.safetensors)")
     p.set_defaults(func=run_vqa_head)

@@ -22,7 +22,8 @@ against ref_tokens, which must be what the receiver decoded for frame ref_seq (r
 `decode(layers[:k], reference=(ref_seq, its_tokens_of_ref_seq))`. Layers carry keyframe=False and
 ref_frame_seq. A keyframe is simply an encode without reference: the caller sends one every N
 frames, on request, or when it has no confirmed reference. Fidelity stays relative to the frame
-itself, so it means the same in both modes.
+itself, so it means the same in both modes. `TemporalEncoder` / `TemporalDecoder` (temporal.py)
+do this bookkeeping (keyframe interval, receipts, bounded history) for the two ends.
 
 Every failure on input (malformed, truncated, duplicated, out-of-order or foreign layers, CRC
 mismatch, absurd shapes, wrong or missing reference, corrupt codebook) raises CodecError.
@@ -32,6 +33,7 @@ from .config import CodecConfig
 from .default import DEFAULT_CODEBOOK, default_codec
 from .errors import CodecError
 from .layer_format import HEADER_SIZE, LayerHeader, read_header
+from .temporal import TemporalDecoder, TemporalEncoder
 
 __all__ = ["MetaAutoEncoder", "CodecConfig", "CodecError", "LayerHeader", "read_header", "HEADER_SIZE",
-           "default_codec", "DEFAULT_CODEBOOK"]
+           "default_codec", "DEFAULT_CODEBOOK", "TemporalEncoder", "TemporalDecoder"]

@@ -27,7 +27,7 @@ from .errors import CodecError
 from .fidelity import fidelity_from_error
 from .layer_format import HEADER_SIZE, LayerHeader, pack_layer, payload_of, read_header
 from .quantization import STEP_EXPONENT_BASE, dequantize, quantize
-from .transforms import ModelMetric, metric_from_model, pyramid_basis
+from .transforms import ModelMetric, metric_from_spectrum, model_spectrum, pyramid_basis
 
 FORMAT_NAME = "prosem-meta-autoencoder"
 FORMAT_VERSION = 1
@@ -96,13 +96,13 @@ class MetaAutoEncoder:
         self._levels: list[_Level] = []
         for i, sl in enumerate(slices):
             last = i == len(slices) - 1
-            p = detail if last else coarse
+            comps = detail.shape[1] if last else d
             n = sl.stop - sl.start
             root = math.sqrt(weights[i])
             self._levels.append(_Level(  # coarse levels use the shared _coarse_* matrices below
-                rows=sl, encode=(a @ p * root).astype(np.float32) if last else None,
-                decode=(p.T @ a_inv / root).astype(np.float32) if last else None,
-                full=p.shape[1] == d, edges=_band_edges(n, p.shape[1]),
+                rows=sl, encode=(a @ detail * root).astype(np.float32) if last else None,
+                decode=(detail.T @ a_inv / root).astype(np.float32) if last else None,
+                full=comps == d, edges=_band_edges(n, comps),
                 basis_t=np.ascontiguousarray(basis[sl].T.astype(np.float32))))
         # Coarse levels share one channel transform (full model metric, then PCA; stored as one
         # D x D matrix) and its exact inverse: one matmul for all their rows (speed).
@@ -149,10 +149,14 @@ class MetaAutoEncoder:
         # Coarse levels (the mean token, coarse cells) are what pooled read-outs see: they get the
         # full metric of the model map. The detail level gets its top `metric_rank` directions
         # (a classifier of the mean token cannot see detail; per-token maps have low rank).
-        full_metric = metric_from_model(model, d, d, cfg.null_weight)
-        metric = metric_from_model(model, d, cfg.metric_rank, cfg.null_weight)
+        spectrum = model_spectrum(model, d)
+        full_metric = metric_from_spectrum(spectrum, d, d, cfg.null_weight)
+        metric = metric_from_spectrum(spectrum, d, cfg.metric_rank, cfg.null_weight)
         metric = ModelMetric(metric.factor.astype(np.float16).astype(np.float64), metric.floor)
         basis, slices = pyramid_basis(t, cfg.splits)
+        if len(slices) != len(cfg.splits) + 2:
+            raise ValueError(f"{t} tokens are too few for the pyramid splits {cfg.splits} "
+                             "(need a mean, one level per split and a detail level)")
         z = (basis.astype(np.float32) @ x.transpose(1, 0, 2).reshape(t, -1)).reshape(t, n, d).transpose(1, 0, 2)
         mean_coef = z[:, 0].mean(axis=0)
 
@@ -346,13 +350,15 @@ class MetaAutoEncoder:
                 raise CodecError("reference frame_seq must fit in uint32")
         coefs, energy, trunc = self._coefficients(x, ref)
         recon = [np.zeros_like(c) for c in coefs]
+        level_err = [float(np.einsum("ij,ij->", c, c)) for c in coefs]  # squared error per level so far
         layers = []
         for j, levels in enumerate(self.config.layer_levels):
             budget = self.config.layer_budgets[j]
+            residual = [coefs[lv] - recon[lv] for lv in levels]
             exponent = 0
             while exponent < 128:
                 step = self.base_steps[j] * STEP_EXPONENT_BASE ** exponent
-                qs = [quantize(coefs[lv] - recon[lv], step, self.config.deadzone) for lv in levels]
+                qs = [quantize(r, step, self.config.deadzone) for r in residual]
                 scan = np.concatenate([q.T.reshape(-1) for q in qs])
                 payload = struct.pack("<b", exponent) + encode_bands(scan, self._layer_edges[j])
                 size = HEADER_SIZE + len(payload)
@@ -364,7 +370,9 @@ class MetaAutoEncoder:
                 raise CodecError("tokens too large to fit the layer budget")  # pragma: no cover
             for lv, q in zip(levels, qs):
                 recon[lv] += dequantize(q, step)
-            err = trunc + sum(float(np.sum((c - r) ** 2)) for c, r in zip(coefs, recon))
+                diff = coefs[lv] - recon[lv]
+                level_err[lv] = float(np.einsum("ij,ij->", diff, diff))
+            err = trunc + sum(level_err)
             header = LayerHeader(version=1, codebook_id=self.codebook_id, frame_seq=int(frame_seq),
                                  layer_index=j, layer_count=self.layer_count, token_shape=self.token_shape,
                                  fidelity=fidelity_from_error(err, energy), keyframe=ref is None,

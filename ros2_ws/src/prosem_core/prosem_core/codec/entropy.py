@@ -122,9 +122,12 @@ def encode_bands(q: np.ndarray, edges: np.ndarray) -> bytes:
     # remainder bits: a [symbols, widest k] bit matrix, MSB first, read row-major through the mask
     # of valid bits, which is exactly the concatenation of every symbol's k bits
     width = int(kr.max())
-    j = np.arange(width)
-    mask = j[None, :] < kr[:, None]
-    rem = ((u[:, None] >> np.maximum(kr[:, None] - 1 - j[None, :], 0)) & 1).astype(np.uint8)[mask]
+    j = np.arange(width, dtype=np.int32)
+    kr32 = kr.astype(np.int32)
+    mask = j[None, :] < kr32[:, None]
+    # left-align each remainder in `width` bits, then every column is one constant shift
+    aligned = (np.where(esc, 0, u).astype(np.int32) & ((1 << kr32) - 1)) << (width - kr32)
+    rem = ((aligned[:, None] >> (width - 1 - j)[None, :]) & 1).astype(np.uint8)[mask]
     stream = np.concatenate([unary, rem, (vals_s < 0).astype(np.uint8)])
     out = side + np.packbits(stream).tobytes()
     if esc.any():

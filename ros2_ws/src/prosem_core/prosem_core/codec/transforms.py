@@ -106,20 +106,31 @@ class ModelMetric:
         return e
 
 
-def metric_from_model(model, dim: int, rank: int, null_weight: float) -> ModelMetric:
-    """Build the channel metric from model=None | W [M, D] | obj.first_linear_map()."""
+def model_spectrum(model, dim: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """Eigenvalues (descending, mean 1) and eigenvectors of W^T W for model=None | W [M, D] |
+    obj.first_linear_map(); None for no model."""
     if model is None:
-        return ModelMetric(np.zeros((dim, 0), np.float32), 1.0)
+        return None
     w = model.first_linear_map() if hasattr(model, "first_linear_map") else model
     w = np.asarray(w, np.float64)
     if w.ndim != 2 or w.shape[1] != dim or not np.isfinite(w).all():
         raise ValueError(f"model linear map must be a finite [M, {dim}] array, got shape {w.shape}")
-    g = w.T @ w
-    eig, vec = np.linalg.eigh(g)  # D x D once per fit
+    eig, vec = np.linalg.eigh(w.T @ w)
     eig, vec = eig[::-1].clip(min=0), vec[:, ::-1]
     if eig[0] <= 0:
         raise ValueError("model linear map is zero")
-    eig = eig / eig.mean()  # scale-free: a model and 10x that model give the same codec
+    return eig / eig.mean(), vec  # scale-free: a model and 10x that model give the same codec
+
+
+def metric_from_spectrum(spectrum, dim: int, rank: int, null_weight: float) -> ModelMetric:
+    """Keep the top `rank` eigen-directions; the rest get null_weight x the mean kept eigenvalue."""
+    if spectrum is None:
+        return ModelMetric(np.zeros((dim, 0), np.float32), 1.0)
+    eig, vec = spectrum
     r = int(min(rank, np.count_nonzero(eig > 1e-9 * eig[0])))
     floor = null_weight * float(eig[:r].mean())
     return ModelMetric((vec[:, :r] * np.sqrt(eig[:r])).astype(np.float32), floor)
+
+
+def metric_from_model(model, dim: int, rank: int, null_weight: float) -> ModelMetric:
+    return metric_from_spectrum(model_spectrum(model, dim), dim, rank, null_weight)

@@ -1,28 +1,35 @@
 """QoS per layer class as plain data, and how it follows the measured link.
 
-Layer classes and why:
+QoS design (edge -> cloud unless noted). Layers travel on two topics, because a reliable reader
+does not match a best-effort writer and a best-effort reader would downgrade a reliable one:
 
-- base (layer 0 of every frame, and any layer the cloud pulled): RELIABLE, VOLATILE, KEEP_LAST
-  depth to cover `base_lifespan_s` of frames, LIFESPAN `base_lifespan_s`. Every frame must reach
-  the cloud at least coarsely, and a pulled layer has a question waiting on it, so the middleware
-  repairs losses. The lifespan stops repairs of frames nobody wants any more: after a link cut the
-  writer does not replay seconds of stale frames ahead of the fresh one.
-- refine (layers 1.. pushed proactively): BEST_EFFORT, VOLATILE, KEEP_LAST 16, LIFESPAN of about
-  a frame period plus two RTTs. A refinement that is late is worth less than the next frame's base
-  layer; what is lost can be pulled reliably when a question needs it, so no bandwidth is spent on
-  repairs nobody asked for.
-- feedback (cloud -> edge): BEST_EFFORT, KEEP_LAST 32. Each message is a fresh measurement; an old
+- prosem/layers, class "base" (layer 0 of every frame, and every layer the cloud pulled):
+  RELIABLE, VOLATILE, KEEP_LAST = base_lifespan_s worth of frames (power of two, 2..32),
+  LIFESPAN base_lifespan_s (2 s). Every frame must reach the cloud at least coarsely, and a pulled
+  layer has a question waiting on it, so the middleware repairs losses. The lifespan stops repairs
+  of frames nobody wants any more: after a link cut the writer does not replay seconds of stale
+  frames ahead of the fresh one.
+- prosem/layers/refine, class "refine" (layers 1.. pushed proactively): BEST_EFFORT, VOLATILE,
+  KEEP_LAST 16, LIFESPAN about one frame period + 2 RTT (0.25 / 0.5 / 1 / 2 s steps). A late
+  refinement is worth less than the next frame's base layer; what is lost is pulled reliably
+  when a question needs it, so no bandwidth goes to repairs nobody asked for.
+- prosem/feedback (cloud -> edge): BEST_EFFORT, KEEP_LAST 32. Each message is a fresh measurement;
   one repaired late would corrupt the RTT estimate. Pull requests are repeated while a query waits.
-- link_state: RELIABLE, KEEP_LAST 5 (slow, small, for humans and loggers).
+- prosem/link_state: RELIABLE, KEEP_LAST 5 (slow, small, for people and loggers).
 - camera input: BEST_EFFORT, KEEP_LAST 1 (sensor data; the edge keeps only the newest frame).
-- jpeg (full_cloud baseline): RELIABLE, KEEP_LAST 4, LIFESPAN 2 s: the base class's guarantee with a
-  shorter queue (each sample is a whole JPEG).
+- prosem/image_jpeg (full_cloud baseline): RELIABLE, KEEP_LAST 4, LIFESPAN 2 s: the base class's
+  guarantee with a shorter queue (each sample is a whole JPEG).
+- Cloud readers: RELIABLE KEEP_LAST 64 on prosem/layers, BEST_EFFORT KEEP_LAST 64 on the refine
+  topic (deep enough for several robots' bursts; the assembler bounds memory, not the reader).
 
-Following the link (recomputed from each estimate; the edge re-creates a publisher only when the
-result changes, at most every few seconds): the refine lifespan tracks frame period + 2 RTT in
-steps (0.25, 0.5, 1, 2 s) so small RTT jitter does not churn publishers; the base depth tracks the
-frame rate (rounded up to a power of two). Under heavy loss the rate controller stops pushing refinements at all (see
-controller.py), which is the largest QoS change: refinements then travel only as reliable pulls.
+How it follows the measured link: `layer_qos_for_link(estimate, frame_rate)` is recomputed at each
+link-state tick. The refinement lifespan tracks frame period + 2 RTT in steps, and the edge
+re-creates only the refinement publisher, only after a new step has been wanted for a whole
+`qos_update_min_interval_s`, and make-before-break (the old publisher carries refinements until the
+new one has matched the cloud's reader). The base publisher is never re-created, so reliable
+delivery is never interrupted. The largest change is the rate controller's (controller.py): above
+`refine_loss_threshold` loss, or in an outage, no refinements are pushed at all; they then travel
+only as reliable pulls, on demand.
 """
 from __future__ import annotations
 

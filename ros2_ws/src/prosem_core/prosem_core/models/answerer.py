@@ -50,9 +50,12 @@ class DefaultAnswerer:
             self._open = OpenVQA()
         return self._open
 
-    def warm_up(self) -> None:
-        """Load every model now (servers call this at start so the first query is fast)."""
-        _ = self.head, self.open_vqa
+    def warm_up(self, question: str | None = None) -> None:
+        """Load models now so the first query is fast: all of them (servers), or only what
+        `question` needs (the shapes route needs neither torch nor MiniLM)."""
+        _ = self.head
+        if question is None or self.route(question) == "open":
+            _ = self.open_vqa
 
     def route(self, question: str) -> str:
         return route(question, set(self.head.vocab))

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from prosem_core.models.paths import model_dir, onnx_path
+from prosem_core.models.paths import onnx_path
 from prosem_core.models.preprocess import IMAGE_SIZE, to_input
 
 
@@ -117,4 +117,4 @@ def export_all(force: bool = False, cfg: ExportConfig = ExportConfig()) -> dict[
     return out
 
 
-__all__ = ["ExportConfig", "export_fp32", "export_int8", "export_all", "model_dir"]
+__all__ = ["ExportConfig", "export_fp32", "export_int8", "export_all"]

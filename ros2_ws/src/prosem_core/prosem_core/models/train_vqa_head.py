@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from prosem_core.models.datasets import easy_vqa_questions, easy_vqa_tokens, tokens_for_questions
+from prosem_core.models.datasets import easy_vqa_questions, easy_vqa_token_subset, easy_vqa_tokens, tokens_for_questions
 from prosem_core.models.question_text import bag_of_words, build_vocab
 from prosem_core.models.vqa_head import VQAHead, VQAHeadConfig
 
@@ -28,6 +28,7 @@ class TrainConfig:
     dropout: float = 0.2
     token_runtime: str = "onnx"  # which encoder's cached tokens to train on
     threads: int = 2
+    images: int | None = None  # None: all 4,000 training images; n: a seeded subset (quick runs, tests)
 
 
 class _TorchHead(nn.Module):
@@ -73,17 +74,22 @@ def train(cfg: TrainConfig = TrainConfig(), head_cfg: VQAHeadConfig = VQAHeadCon
     np.random.seed(cfg.seed)
     torch.set_num_threads(cfg.threads)
     data = easy_vqa_questions("train")
-    ids, tokens = easy_vqa_tokens("train", cfg.token_runtime)
+    vocab = build_vocab(data.questions)  # always the full split's vocabulary
+    if cfg.images is None:
+        ids, tokens = easy_vqa_tokens("train", cfg.token_runtime)
+    else:
+        ids, tokens = easy_vqa_token_subset("train", cfg.token_runtime, cfg.images, cfg.seed)
+    rows = np.flatnonzero(np.isin(data.image_ids, ids))
     tokens_t = torch.from_numpy(np.array(tokens, dtype=np.float32))  # a writable copy of the memory map
-    vocab = build_vocab(data.questions)
-    bow = torch.from_numpy(bag_of_words(data.questions, vocab))
-    pos = torch.from_numpy(tokens_for_questions(ids, tokens, data.image_ids))
-    target = torch.from_numpy(data.answer_index)
+    bow = torch.from_numpy(bag_of_words([data.questions[i] for i in rows], vocab))
+    pos = torch.from_numpy(tokens_for_questions(ids, tokens, data.image_ids[rows]))
+    target = torch.from_numpy(data.answer_index[rows])
     model = _TorchHead(head_cfg, len(vocab), len(data.answer_names), cfg.dropout)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     steps = cfg.epochs * ((len(target) + cfg.batch_size - 1) // cfg.batch_size)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=steps)
     gen = torch.Generator().manual_seed(cfg.seed)
+    losses: list[float] = []
     for epoch in range(cfg.epochs):
         start, total, correct, seen = time.perf_counter(), 0.0, 0, 0
         model.train()
@@ -98,7 +104,8 @@ def train(cfg: TrainConfig = TrainConfig(), head_cfg: VQAHeadConfig = VQAHeadCon
             correct += int((logits.argmax(1) == target[batch]).sum())
             seen += len(batch)
         log(f"epoch {epoch + 1}/{cfg.epochs}: loss {total / seen:.4f} train acc {correct / seen:.4f} ({time.perf_counter() - start:.1f} s)")
+        losses.append(total / seen)
     model.eval()
     head = VQAHead(head_cfg, model.to_numpy(), vocab, data.answer_names)
-    head.train_info = asdict(cfg)
+    head.train_info = {**asdict(cfg), "epoch_losses": losses}
     return head

@@ -103,3 +103,11 @@ def test_resize_max_side():
     assert images.resize_max_side(rgb, 0) is rgb
     assert images.resize_max_side(rgb, 320).shape == (240, 320, 3)
     assert images.resize_max_side(rgb, 1000) is rgb
+
+
+def test_raw_result_owns_its_memory():
+    data = bytearray(_rgb(4, 4).tobytes())
+    out = images.image_msg_to_rgb(Msg(height=4, width=4, encoding="rgb8", step=12, is_bigendian=0, data=data))
+    before = out.copy()
+    data[:] = bytes(len(data))  # the middleware reuses the buffer
+    assert np.array_equal(out, before) and out.flags.writeable

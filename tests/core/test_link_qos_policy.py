@@ -13,10 +13,11 @@ def _est(rtt):
 
 def test_classes():
     pol = layer_qos_for_link(None, 5.0)
-    assert pol.base.reliability == "reliable" and pol.base.lifespan_s == 2.0
+    assert pol.base.reliability == "best_effort" and pol.base.lifespan_s == 2.0  # repaired by pulls
+    assert layer_qos_for_link(None, 5.0, QosPolicyConfig(base_reliability="reliable")).base.reliability == "reliable"
     assert pol.refine.reliability == "best_effort" and 0 < pol.refine.lifespan_s <= 2.0
     assert FEEDBACK_QOS.reliability == "best_effort"
-    # Readers must match: a reliable reader only matches reliable writers.
+    # Readers must match: a reliable reader would not match the best-effort writers.
     assert BASE_READER_QOS.reliability == pol.base.reliability
     assert REFINE_READER_QOS.reliability == "best_effort"
 

@@ -125,3 +125,26 @@ def test_foreign_file_is_rejected(tmp_path):
     save_file({"x": np.zeros(3, np.float32)}, str(path), metadata={"format": "something-else"})
     with pytest.raises(ValueError, match="not a ProSem answer head"):
         VQAHead.load(path)
+
+
+def test_cloud_answerer_runs_without_torch(answerer, cat_tokens, tmp_path):
+    """With the ONNX exports and caches in place, open questions need neither torch nor transformers."""
+    import subprocess
+    import sys
+    import textwrap
+
+    answerer.warm_up()  # builds the caches (ImageNet head, label vectors) in this process first
+    np.save(tmp_path / "cat.npy", cat_tokens)
+    code = textwrap.dedent(f"""
+        import sys
+        sys.modules["torch"] = None
+        sys.modules["transformers"] = None
+        import numpy as np
+        from prosem_core.models.answerer import DefaultAnswerer
+        a = DefaultAnswerer()
+        t = np.load({str(tmp_path / "cat.npy")!r})
+        print(a.answer(t, "is there a cat?").label, a.answer(t, "what color is the shape?").route)
+    """)
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["yes", "shapes"]

@@ -41,3 +41,12 @@ def test_minilm_ranks_related_answers_higher():
 def test_bad_lengths_raise(args):
     with pytest.raises(ValueError):
         consistency(*args, cosine_of=lambda a, b: np.ones(len(a)))
+
+
+def test_onnx_minilm_matches_torch_minilm():
+    from models_helpers import ensure_onnx
+    from prosem_core.models.text_embed import OnnxTextEmbedder, TextEmbedder
+
+    ensure_onnx()
+    texts = ["I see a tabby cat.", "is there a dog?", "red", "a robot looks at a kitchen table with two cups on it"]
+    np.testing.assert_allclose(OnnxTextEmbedder().embed(texts), TextEmbedder().embed(texts), atol=1e-5)

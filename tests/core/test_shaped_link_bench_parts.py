@@ -81,7 +81,7 @@ def test_analyse_measures_from_capture_stamp_and_splits_out_timer_questions():
     # Frame 1 captured at 100.0, layer 0 published at 100.1 (edge compute 0.1 s).
     layers = [{"ev": "layer", "seq": 1, "idx": 0, "stamp": 100.0, "t": 100.1, "bytes": 1000},
               {"ev": "layer", "seq": 2, "idx": 0, "stamp": 100.2, "t": 100.3, "bytes": 1000}]
-    captures = [{"ev": "capture", "stamp": 100.0}, {"ev": "capture", "stamp": 100.2}]
+    captures = [{"ev": "capture", "i": 0, "stamp": 100.0}, {"ev": "capture", "i": 1, "stamp": 100.2}]
     answers = [_answer(100.15, 100.12, 1),                      # triggered by the acknowledgement of frame 1
                _answer(101.0, 100.9, 2, seq_asked=-1),          # a timer question about the latest frame
                _answer(101.2, 101.1, 3, success=False)]
@@ -99,6 +99,8 @@ def test_analyse_measures_from_capture_stamp_and_splits_out_timer_questions():
     # 0.15 - 0.1 (edge) - 0.01 (link) - 0.02 (cloud) = 0.02 s nobody accounts for.
     assert k["overhead_s"]["median"] == pytest.approx(0.02)
     assert k["errors"] == ["frame 3 not held"]
+    # Camera frames 0 and 1 show the first scene (the cat); both answers were about them.
+    assert out["answers_by_scene"] == {"chelsea": {"a cat": 2}}
 
 
 def test_cut_stats_resume_counts_only_frames_after_the_link_returns():

@@ -96,3 +96,26 @@ def test_compressed_camera_input(pipeline, frames):
         assert wait_for(streaming, 20.0, period_s=0.2)
         assert g.query().success
         assert g.edge.all_counters().get("bad_images", 0) == 0
+
+
+def test_reliable_base_layers(pipeline, frames):
+    from node_pipelines import real_layers
+    from prosem_core.codec import read_header
+
+    fids = [read_header(x).fidelity for x in real_layers(0, 0)]
+    with Graph(pipeline, edge={"stream_id": "robot1", "base_reliability": "reliable", "max_layers_per_frame": 1},
+               cloud={"base_reliability": "reliable"}) as g:
+        assert g.feed_until(frames[:1], lambda: "robot1" in g.cloud.assembler.streams)
+        assert wait_for(lambda: g.edge.link_state is not None, 5.0)
+        assert g.edge.link_state.base_qos.startswith("reliable")
+        resp = g.query(min_fidelity=(fids[1] + fids[2]) / 2, timeout_s=5.0)  # pulled layers, reliable too
+        assert resp.success and resp.fidelity_reached and resp.layers_used >= 3, resp.error
+
+
+def test_mismatched_base_reliability_is_reported(pipeline, frames):
+    # A reliable reader does not match a best-effort writer: the edge counts and logs the QoS event.
+    with Graph(pipeline, edge={"stream_id": "robot1"}, cloud={"base_reliability": "reliable"}) as g:
+        assert g.feed_until(frames, lambda: g.edge.all_counters().get("qos_incompatible", 0) >= 1, timeout_s=10.0)
+        stream = g.cloud.assembler.streams.get("robot1")  # refinements (best effort both ends) may arrive
+        assert stream is None or stream.latest_decodable() is None  # but no base layer ever does
+        assert not g.query().success

@@ -1,7 +1,7 @@
 """ProSem cloud node: assemble robots' layer streams, answer questions, pull layers when needed.
 
 Per robot namespace NS (parameter `namespaces`; "" = this node's own namespace):
-  sub NS/prosem/layers (reliable: base + pulled), NS/prosem/layers/refine (best effort),
+  sub NS/prosem/layers (base + pulled; base_reliability), NS/prosem/layers/refine (best effort),
       NS/prosem/image_jpeg (full_cloud mode)
   pub NS/prosem/feedback (LayerFeedback: a receipt per accepted layer, pull requests)
   client NS/prosem/edge_query (full_edge mode: the edge answers, the cloud relays)
@@ -15,6 +15,7 @@ Decoding and answering happen in the query threads; JPEG encoding (full_cloud) i
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import re
@@ -58,6 +59,8 @@ PARAMS = [
     ParamSpec("codebook", "", "Meta AutoEncoder codebook path (.npz/.json stem); empty = the shipped one", read_only=True),
     ParamSpec("answer_head", "", "answer head file; empty = the shipped one", read_only=True),
     ParamSpec("warmup", True, "load the answerer (and, in full_cloud, the encoder) at start, not on the first query", read_only=True),
+    ParamSpec("base_reliability", "best_effort", "QoS reliability of the prosem/layers reader (match the edges' base_reliability)",
+              choices=("reliable", "best_effort"), read_only=True),
     ParamSpec("max_streams", 16, "most streams held at once", 1, 4096, read_only=True),
     ParamSpec("max_frames_per_stream", 16, "frames held per stream (older ones are evicted)", 1, 4096, read_only=True),
     ParamSpec("max_bytes_per_stream", 8 << 20, "payload bytes held per stream", 64 << 10, 1 << 30, read_only=True),
@@ -117,7 +120,8 @@ class CloudNode(Node):
         for ns in self.namespaces:
             self.feedback_pubs[ns] = self.create_publisher(LayerFeedback, _topic(ns, "prosem/feedback"), to_profile(FEEDBACK_QOS))
             if self.mode == "progressive":
-                for name, spec in (("prosem/layers", BASE_READER_QOS), ("prosem/layers/refine", REFINE_READER_QOS)):
+                base_reader = dataclasses.replace(BASE_READER_QOS, reliability=self.p["base_reliability"])
+                for name, spec in (("prosem/layers", base_reader), ("prosem/layers/refine", REFINE_READER_QOS)):
                     self.create_subscription(SemanticLayer, _topic(ns, name), lambda m, ns=ns: self._on_layer(m, ns),
                                              to_profile(spec), callback_group=ingest)
             elif self.mode == "full_cloud":
@@ -480,7 +484,7 @@ class CloudNode(Node):
 
 def main(args: list[str] | None = None) -> int:
     rclpy.init(args=args)
-    node = None
+    node = executor = None
     try:
         node = CloudNode()
         executor = MultiThreadedExecutor(num_threads=node.p["num_threads"])
@@ -492,6 +496,8 @@ def main(args: list[str] | None = None) -> int:
         print(f"cloud_node: {exc}", flush=True)
         return 2
     finally:
+        if executor is not None:
+            executor.shutdown(timeout_sec=2.0)  # let running callbacks finish before their node goes
         if node is not None:
             node.destroy_node()
         rclpy.try_shutdown()

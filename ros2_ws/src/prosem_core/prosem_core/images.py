@@ -58,7 +58,7 @@ def image_msg_to_rgb(msg: Any) -> np.ndarray:
         buf = np.concatenate([buf, np.zeros(step * height - buf.size, np.uint8)])
     pixels = buf[: step * height].reshape(height, step)[:, :row_bytes].reshape(height, width, channels)
     if code is None:
-        return np.ascontiguousarray(pixels)
+        return pixels.copy()  # own, writable memory: the message's buffer may be reused or read-only
     if channels == 1:
         pixels = pixels[:, :, 0]
     return cv2.cvtColor(np.ascontiguousarray(pixels), code)

@@ -5,7 +5,7 @@ message into a depth-1 slot (a newer frame replaces an untaken one); one worker 
 encodes and publishes. Feedback and timers run in the executor and are cheap.
 
 Modes (parameter `mode`):
-  progressive  layers on prosem/layers (base + pulled, reliable) and prosem/layers/refine
+  progressive  layers on prosem/layers (base + pulled; base_reliability) and prosem/layers/refine
                (proactive refinements, best effort), as many as the rate controller allows.
   full_cloud   the camera frame as JPEG on prosem/image_jpeg; the cloud runs the encoder.
   full_edge    nothing on the uplink; the edge answers itself on the service prosem/edge_query,
@@ -74,6 +74,8 @@ PARAMS = [
     ParamSpec("buffer_frames", 16, "recent frames kept for pull requests", 1, 1024, read_only=True),
     ParamSpec("pull_resend_min_s", 0.1, "do not resend a pulled layer more often than max(this, RTT)", 0.0, 10.0),
     ParamSpec("base_lifespan_s", 2.0, "lifespan of base (and pulled) layers: no repairs of older frames", 0.05, 60.0, read_only=True),
+    ParamSpec("base_reliability", "best_effort", "QoS reliability of base and pulled layers (the cloud's base_reliability must match)",
+              choices=("reliable", "best_effort"), read_only=True),
     ParamSpec("qos_adapt", True, "re-create the refinement publisher when the link changes its QoS (lifespan step)"),
     ParamSpec("qos_update_min_interval_s", 5.0, "least time between two QoS changes", 0.5, 3600.0),
     ParamSpec("link_state_period_s", 0.5, "period of prosem/link_state", 0.05, 60.0, read_only=True),
@@ -107,7 +109,7 @@ class EdgeNode(Node):
             LinkEstimator(self._estimator_config()),
             RateController(self._controller_config()),
         )
-        self.qos_cfg = QosPolicyConfig(base_lifespan_s=self.p["base_lifespan_s"])
+        self.qos_cfg = QosPolicyConfig(base_lifespan_s=self.p["base_lifespan_s"], base_reliability=self.p["base_reliability"])
         self.qos: LayerQosPolicy = layer_qos_for_link(None, self.p["max_encode_rate_hz"], self.qos_cfg)
         self._last_qos_change = time.monotonic()
         self._qos_candidate = None  # a refinement QoS wanted since _qos_candidate_since
@@ -123,6 +125,7 @@ class EdgeNode(Node):
         if self.mode == "progressive":
             self.base_pub = self.create_publisher(SemanticLayer, "prosem/layers", to_profile(self.qos.base), event_callbacks=uplink_events)
             self.refine_pub = self._make_refine_pub()
+            self._refine_pubs = {self.qos.refine: self.refine_pub}  # one publisher per QoS step used
         elif self.mode == "full_cloud":
             self.jpeg_pub = self.create_publisher(CompressedImage, "prosem/image_jpeg", to_profile(JPEG_QOS), event_callbacks=uplink_events)
         self.link_pub = self.create_publisher(LinkState, "prosem/link_state", to_profile(LINK_STATE_QOS))
@@ -314,7 +317,7 @@ class EdgeNode(Node):
         if index == 0 or pulled:
             self.base_pub.publish(out)
         else:
-            self._finish_refine_switch(force=False)
+            self._finish_refine_switch()
             self.refine_pub.publish(out)
         self.session.mark_sent(seq, index, len(payload), now)
         if seq not in self._frame_headers:
@@ -400,15 +403,17 @@ class EdgeNode(Node):
         self.link_pub.publish(msg)
 
     def _maybe_adapt_qos(self, est, frame_rate_hz: float) -> None:
-        """Caller holds self._lock. Only the refinement publisher is re-created (its lifespan step);
-        the base publisher's depth/lifespan stay as started, so reliable delivery is never interrupted.
+        """Caller holds self._lock. Only the refinement class changes (its lifespan step); the base
+        publisher stays as started.
 
         A new step must be wanted for a whole `qos_update_min_interval_s` before it is applied (RTT
-        noise must not churn publishers), and the old publisher keeps carrying refinements until the
-        new one has matched the readers the old one had (make before break)."""
+        noise must not flap), and refinements move to the new step's publisher only once it has
+        matched the readers of the current one (make before break). Publishers of earlier steps are
+        kept (at most one per step): destroying a publisher under a running executor races its
+        event handlers, and a step used before is then instant to return to."""
         if not self.p["qos_adapt"] or self.mode != "progressive":
             return
-        self._finish_refine_switch(force=False)
+        self._finish_refine_switch()
         now = time.monotonic()
         wanted = layer_qos_for_link(est, frame_rate_hz, self.qos_cfg).refine
         if wanted == self.qos.refine or self._refine_next is not None:
@@ -422,20 +427,21 @@ class EdgeNode(Node):
             return
         self.get_logger().info(f"refinement QoS [{self.qos.refine.describe()}] -> [{wanted.describe()}]")
         self.qos = LayerQosPolicy(base=self.qos.base, refine=wanted)
-        self._refine_next = (self._make_refine_pub(), now)
+        if wanted not in self._refine_pubs:
+            self._refine_pubs[wanted] = self._make_refine_pub()
+        self._refine_next = (self._refine_pubs[wanted], now)
         self._qos_candidate = None
         self._last_qos_change = now
         self.counters["qos_changes"] += 1
 
-    def _finish_refine_switch(self, force: bool) -> None:
-        """Caller holds self._lock: swap to the new refinement publisher once it reaches the readers."""
+    def _finish_refine_switch(self) -> None:
+        """Caller holds self._lock: publish refinements on the new step once it reaches the readers."""
         if self._refine_next is None:
             return
         new, since = self._refine_next
         matched = new.get_subscription_count() >= max(1, self.refine_pub.get_subscription_count())
-        if matched or force or time.monotonic() - since > REFINE_SWITCH_TIMEOUT_S:
-            old, self.refine_pub, self._refine_next = self.refine_pub, new, None
-            self.destroy_publisher(old)
+        if matched or time.monotonic() - since > REFINE_SWITCH_TIMEOUT_S:
+            self.refine_pub, self._refine_next = new, None
 
     def all_counters(self) -> dict[str, int]:
         merged = Counter(self.counters)
@@ -486,7 +492,7 @@ class EdgeNode(Node):
 
 def main(args: list[str] | None = None) -> int:
     rclpy.init(args=args)
-    node = None
+    node = executor = None
     try:
         node = EdgeNode()
         executor = MultiThreadedExecutor(num_threads=2)
@@ -498,6 +504,8 @@ def main(args: list[str] | None = None) -> int:
         print(f"edge_node: {exc}", flush=True)
         return 2
     finally:
+        if executor is not None:
+            executor.shutdown(timeout_sec=2.0)  # let running callbacks finish before their node goes
         if node is not None:
             node.destroy_node()
         rclpy.try_shutdown()

@@ -14,8 +14,9 @@ import numpy as np
 
 from prosem_core.models.sample_images import bundled_photos
 
-# Photos of things the default answerer can name (ImageNet-like objects), not microscopy or logos.
-NATURAL_SCENES = ("chelsea", "astronaut", "coffee", "rocket", "motorcycle_left")
+# Photos of things the default answerer can name (ImageNet classes: a tabby cat, an espresso, a rocket);
+# not the astronaut portrait (no ImageNet class), microscopy or logos.
+NATURAL_SCENES = ("chelsea", "coffee", "rocket", "motorcycle_left")
 
 
 @dataclass

@@ -231,10 +231,28 @@ def _analyse(cfg: LinkBenchConfig, sc: Scenario, answers: list[dict], layers: li
             "unmatched_frames": len(ok) - len(f2a) - len(f2a_latest),
         }
     out["kinds"] = per_kind
+    out["answers_by_scene"] = _answers_by_scene(cfg, window, frames, captures)
     if "cut_up" in timeline:
         out["cut"] = _cut_stats(window, frames, timeline)
     out["timeline"] = {k: round(v - w0, 3) for k, v in timeline.items()}
     return out
+
+
+def _answers_by_scene(cfg: LinkBenchConfig, answers: list[dict], frames: dict, captures: list[dict]) -> dict:
+    """What the answers said, per photo the camera was looking at (a check that answers across the
+    link are about the right picture): scene -> {answer's first words: count}, top 3."""
+    scene_of = CameraSequence(CameraConfig(fps=cfg.fps)).scene_of
+    index_of = {round(c["stamp"], 4): c["i"] for c in captures}
+    counts: dict[str, dict[str, int]] = {}
+    for a in answers:
+        f = frames.get(a.get("frame_seq"))
+        i = index_of.get(round(f["stamp"], 4)) if f and a.get("success") else None
+        if i is None:
+            continue
+        head = a["answer"].split(";")[0][:40]
+        scene = counts.setdefault(scene_of(i % cfg.camera_frames), {})
+        scene[head] = scene.get(head, 0) + 1
+    return {s: dict(sorted(c.items(), key=lambda kv: -kv[1])[:3]) for s, c in counts.items()}
 
 
 def _cut_stats(answers: list[dict], frames: dict, timeline: dict) -> dict:

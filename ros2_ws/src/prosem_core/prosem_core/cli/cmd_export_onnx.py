@@ -1,4 +1,4 @@
-"""`prosem export-onnx`: write the ONNX encoder files (fp32 and int8) where the edge looks for them."""
+"""`prosem export-onnx`: write the ONNX files (encoder fp32 + int8, MiniLM) where edge and cloud look for them."""
 from __future__ import annotations
 
 import argparse
@@ -26,7 +26,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def register(commands, groups) -> None:
-    p = commands.add_parser("export-onnx", help="export the vision encoder to ONNX (fp32 + int8 QDQ); idempotent")
+    p = commands.add_parser("export-onnx", help="export the vision encoder (fp32 + int8 QDQ) and MiniLM to ONNX; idempotent")
     p.add_argument("--force", action="store_true", help="re-export even if the files exist")
     p.add_argument("--seed", type=int, default=0, help="seed picking the int8 calibration images")
     p.add_argument("--no-open-cache", action="store_true", help="skip caching the ImageNet head and label embeddings")

@@ -19,6 +19,7 @@ def run_vqa_head(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else DATA_DIR / VQA_HEAD_FILE
     out.parent.mkdir(parents=True, exist_ok=True)
     head.save(out, extra={**head.train_info, "test_accuracy": acc})
+    out.chmod(0o644)  # a shipped file: readable by everyone
     print(json.dumps({"out": str(out), "test_accuracy": round(acc, 4), "bytes": out.stat().st_size}))
     return 0
 

@@ -44,11 +44,14 @@ def _band_edges(rows: int, comps: int) -> np.ndarray:
 @dataclass
 class _Level:
     rows: slice          # rows of the pyramid basis
-    encode: np.ndarray | None  # [D, K] float32: Z_l -> C_l (detail level only)
-    decode: np.ndarray | None  # [K, D] float32: C_l -> Z_l (detail level only)
-    full: bool           # K == D: no truncation error
+    comps: int           # channel components coded (D for coarse levels)
+    full: bool           # comps == D: no truncation error
+    offset: int          # where the level's coefficients start in a frame's scan vector
     edges: np.ndarray    # entropy-coder band edges in scan order
-    basis_t: np.ndarray  # [T, n_l] float32: B_l^T
+
+    @property
+    def size(self) -> int:
+        return (self.rows.stop - self.rows.start) * self.comps
 
 
 def _orthonormal_columns(m: np.ndarray) -> np.ndarray:
@@ -91,26 +94,35 @@ class MetaAutoEncoder:
         weights = self.config.weights()
         if len(weights) != len(slices):
             raise CodecError(f"level_weights needs {len(slices)} values")
-        self._row_weights = np.concatenate([np.full(sl.stop - sl.start, w, np.float64)
-                                            for sl, w in zip(slices, weights)])
+        root = np.concatenate([np.full(sl.stop - sl.start, math.sqrt(w), np.float64)
+                               for sl, w in zip(slices, weights)])
+        # Level weights folded into the basis rows: "scaled" pyramid coefficients Zs = diag(root) B X,
+        # whose plain squared error is the weighted error (no per-level scaling per frame). Decoding
+        # undoes it in the transposed basis: X = B^T diag(1/root) Zs.
+        self._code_basis = (root[:, None] * basis).astype(np.float32)
+        self._decode_basis = (basis.T / root[None, :]).astype(np.float32)
         self._levels: list[_Level] = []
+        offset = 0
         for i, sl in enumerate(slices):
-            last = i == len(slices) - 1
-            comps = detail.shape[1] if last else d
+            comps = detail.shape[1] if i == len(slices) - 1 else d
             n = sl.stop - sl.start
-            root = math.sqrt(weights[i])
-            self._levels.append(_Level(  # coarse levels use the shared _coarse_* matrices below
-                rows=sl, encode=(a @ detail * root).astype(np.float32) if last else None,
-                decode=(detail.T @ a_inv / root).astype(np.float32) if last else None,
-                full=comps == d, edges=_band_edges(n, comps),
-                basis_t=np.ascontiguousarray(basis[sl].T.astype(np.float32))))
+            self._levels.append(_Level(rows=sl, comps=comps, full=comps == d, offset=offset,
+                                       edges=_band_edges(n, comps)))
+            offset += n * comps
+        self._scan_size = offset
         # Coarse levels share one channel transform (full model metric, then PCA; stored as one
-        # D x D matrix) and its exact inverse: one matmul for all their rows (speed).
+        # D x D matrix): one matmul for all their rows, kept transposed because D x D @ D x rows
+        # runs ~30% faster than rows x D @ D x D for a handful of rows (memory-bound), and its
+        # output [D, rows] is already in scan order (component-major). Its inverse is only
+        # needed to decode: computed on first use (an encoder never pays for it).
         self._coarse_rows = slice(0, slices[-1].start)
-        self._coarse_encode = self._arrays["coarse_transform"].astype(np.float32)
-        self._coarse_decode = np.linalg.inv(self._coarse_encode.astype(np.float64)).astype(np.float32)
-        self._coarse_scale = np.sqrt(self._row_weights[self._coarse_rows]).astype(np.float32)[:, None]
-        # One entropy-coded blob per layer: its levels' scans concatenated, band edges offset.
+        self._coarse_encode_t = np.ascontiguousarray(self._arrays["coarse_transform"].astype(np.float32).T)
+        self._coarse_decode_t: np.ndarray | None = None
+        self._detail_encode = np.ascontiguousarray((a @ detail).astype(np.float32))      # [D, K]
+        self._detail_decode = np.ascontiguousarray((detail.T @ a_inv).astype(np.float32))  # [K, D]
+        # Each layer's coefficients in the frame's scan vector (a slice when its levels are adjacent)
+        # and its entropy-coder band edges (its levels' scans concatenated, band edges offset).
+        self._layer_index: list[slice | np.ndarray] = []
         self._layer_edges = []
         for levels in self.config.layer_levels:
             edges, off = [np.zeros(1, np.int64)], 0
@@ -118,7 +130,13 @@ class MetaAutoEncoder:
                 edges.append(self._levels[lv].edges[1:] + off)
                 off += int(self._levels[lv].edges[-1])
             self._layer_edges.append(np.concatenate(edges))
+            parts = [np.arange(self._levels[lv].offset, self._levels[lv].offset + self._levels[lv].size)
+                     for lv in levels]
+            idx = np.concatenate(parts)
+            contiguous = bool(np.all(np.diff(idx) == 1))
+            self._layer_index.append(slice(int(idx[0]), int(idx[-1]) + 1) if contiguous else idx)
         self._mean_coefficient = self._arrays["mean_coefficient"].astype(np.float32)
+        self._mean_scaled = (self._mean_coefficient * np.float32(root[0])).astype(np.float32)
         self._meta = {k: v for k, v in meta.items() if k not in ("codebook_id", "provenance")}
         self.codebook_id = self._content_hash()
         if "codebook_id" in meta and meta["codebook_id"] != self.codebook_id:
@@ -193,17 +211,19 @@ class MetaAutoEncoder:
         """Per layer, the smallest step whose layer sizes fit the budget for `budget_quantile` of
         the calibration frames (bisection in log step, layers in order)."""
         coefs = [self._coefficients(f, None)[0] for f in frames]
-        recon = [[np.zeros_like(c) for c in cs] for cs in coefs]
+        recon = [np.zeros_like(c) for c in coefs]
+        level_of = [slice(lv.offset, lv.offset + lv.size) for lv in self._levels]
         # floor: a step far below the coefficients' scale buys nothing and risks float underflow
-        floor = 1e-6 * max(float(np.sqrt(np.mean([np.mean(c ** 2) for cs in coefs for c in cs]))), 1e-30)
+        floor = 1e-6 * max(float(np.sqrt(np.mean([np.mean(c[sl] ** 2) for c in coefs for sl in level_of]))), 1e-30)
         steps = []
         for j, levels in enumerate(self.config.layer_levels):
             budget = self.config.layer_budgets[j]
-            scale = max(float(np.sqrt(np.mean([np.mean((cs[lv] - rc[lv]) ** 2) for cs, rc in zip(coefs, recon)
-                                                for lv in levels]))), 1e-12)
+            idx = self._layer_index[j]
+            scale = max(float(np.sqrt(np.mean([np.mean((c[level_of[lv]] - rc[level_of[lv]]) ** 2)
+                                                for c, rc in zip(coefs, recon) for lv in levels]))), 1e-12)
 
             def size_quantile(step: float) -> float:
-                sizes = [self._layer_size(cs, rc, j, step) for cs, rc in zip(coefs, recon)]
+                sizes = [self._layer_size(c, rc, j, step) for c, rc in zip(coefs, recon)]
                 return float(np.quantile(sizes, self.config.budget_quantile))
 
             lo, hi = math.log(scale * 0.03), math.log(scale * 30.0)
@@ -215,15 +235,13 @@ class MetaAutoEncoder:
                     hi = mid
             step = float(np.float32(max(math.exp(hi), floor)))
             steps.append(step)
-            for cs, rc in zip(coefs, recon):
-                for lv in levels:
-                    rc[lv] += dequantize(quantize(cs[lv] - rc[lv], step, self.config.deadzone), step)
+            for c, rc in zip(coefs, recon):
+                rc[idx] += dequantize(quantize(c[idx] - rc[idx], step, self.config.deadzone), step)
         return steps
 
-    def _layer_size(self, coefs, recon, j: int, step: float) -> int:
-        levels = self.config.layer_levels[j]
-        scan = np.concatenate([quantize(coefs[lv] - recon[lv], step, self.config.deadzone).T.reshape(-1)
-                               for lv in levels])
+    def _layer_size(self, coefs: np.ndarray, recon: np.ndarray, j: int, step: float) -> int:
+        idx = self._layer_index[j]
+        scan = quantize(coefs[idx] - recon[idx], step, self.config.deadzone)
         return HEADER_SIZE + 1 + len(encode_bands(scan, self._layer_edges[j]))
 
     # ------------------------------------------------------------------ persistence
@@ -287,53 +305,60 @@ class MetaAutoEncoder:
             raise CodecError(f"{what} contain NaN or inf")
         return x
 
-    def _row_energy(self, z: np.ndarray) -> np.ndarray:
-        """Detail-metric energy of each row of z."""
-        e = self.metric.floor * np.einsum("ij,ij->i", z, z, dtype=np.float64)
+    def _detail_energy(self, zs: np.ndarray) -> float:
+        """Detail-metric energy of scaled detail rows zs [rows, D] (weight folded into the rows)."""
+        zs = zs.reshape(-1)
+        e = self.metric.floor * float(np.dot(zs, zs))
         if self.metric.factor32.shape[1]:
-            p = z @ self.metric.factor32
-            e += np.einsum("ij,ij->i", p, p, dtype=np.float64)
+            p = (zs.reshape(-1, self.token_shape[1]) @ self.metric.factor32).reshape(-1)
+            e += float(np.dot(p, p))
         return e
 
-    def _energy(self, z: np.ndarray, coarse: np.ndarray | None = None) -> float:
-        """Weighted model energy of pyramid coefficients z [T, D] (coarse rows through the coarse
-        transform, whose coefficients hold it exactly; pass them if already computed)."""
-        if coarse is None:
-            coarse = (z[self._coarse_rows] @ self._coarse_encode) * self._coarse_scale
-        last = self._levels[-1]
-        detail = self._row_weights[last.rows.start] * float(self._row_energy(z[last.rows]).sum())
-        return float(np.einsum("ij,ij->", coarse, coarse, dtype=np.float64)) + detail
+    def _energy(self, zs: np.ndarray) -> float:
+        """Weighted model energy of scaled pyramid coefficients zs [T, D] (coarse rows through the
+        coarse transform, whose coefficients hold it exactly)."""
+        coarse = (self._coarse_encode_t @ zs[self._coarse_rows].T).reshape(-1)
+        return float(np.dot(coarse, coarse)) + self._detail_energy(zs[self._coarse_rows.stop:])
 
     def model_error(self, tokens: np.ndarray, approx: np.ndarray) -> float:
         """The weighted model error the fidelity is defined on: fidelity = 1 - error / energy of the
         frame about the calibration mean (for tests and diagnostics)."""
-        return self._energy(self._basis @ (np.asarray(tokens, np.float32) - np.asarray(approx, np.float32)))
+        return self._energy(self._code_basis @ (np.asarray(tokens, np.float32) - np.asarray(approx, np.float32)))
 
     def frame_energy(self, tokens: np.ndarray) -> float:
-        zc = self._basis @ np.asarray(tokens, np.float32)
-        zc[0] -= self._mean_coefficient
-        return self._energy(zc)
+        zs = self._code_basis @ np.asarray(tokens, np.float32)
+        zs[0] -= self._mean_scaled
+        return self._energy(zs)
 
-    def _coefficients(self, x: np.ndarray, ref: np.ndarray | None):
-        """Coefficients to code (of x - ref, or of x minus the calibration mean), the weighted model
+    def _coefficients(self, x: np.ndarray, ref: np.ndarray | None) -> tuple[np.ndarray, float, float]:
+        """The frame's scan vector of coefficients to code (of x - ref, or of x minus the calibration
+        mean; each level component-major, the order the entropy coder reads), the weighted model
         energy of x about the calibration mean, and the error outside the coded subspace."""
-        zc = self._basis @ x
-        zc[0] -= self._mean_coefficient
-        zd = zc if ref is None else self._basis @ (x - ref)
-        coarse = (zd[self._coarse_rows] @ self._coarse_encode) * self._coarse_scale
-        coefs = [coarse[lv.rows] for lv in self._levels[:-1]]
-        last = self._levels[-1]
-        c = zd[last.rows] @ last.encode
-        coefs.append(c)
-        w = self._row_weights[last.rows.start]
-        detail_energy = w * float(self._row_energy(zd[last.rows]).sum())
+        zs = self._code_basis @ x
+        zs[0] -= self._mean_scaled
+        zd = zs if ref is None else self._code_basis @ (x - ref)
+        nc = self._coarse_rows.stop
         if ref is None:
-            energy = float(np.einsum("ij,ij->", coarse, coarse, dtype=np.float64)) + detail_energy
+            coarse = self._coarse_encode_t @ zd[:nc].T  # [D, coarse rows]
+        else:  # the frame's own coarse energy rides along in the same pass over the matrix
+            both = self._coarse_encode_t @ np.concatenate([zd[:nc], zs[:nc]]).T
+            coarse, own = both[:, :nc], both[:, nc:]
+        v = np.empty(self._scan_size, np.float32)
+        for lv in self._levels[:-1]:
+            v[lv.offset:lv.offset + lv.size] = coarse[:, lv.rows].reshape(-1)
+        last = self._levels[-1]
+        c = zd[nc:] @ self._detail_encode  # [detail rows, K]
+        v[last.offset:] = c.T.reshape(-1)
+        detail_energy = self._detail_energy(zd[nc:])
+        if ref is None:
+            energy = float(np.dot(v[:last.offset], v[:last.offset])) + detail_energy
         else:
-            energy = self._energy(zc)
+            own = own.reshape(-1)
+            energy = float(np.dot(own, own)) + self._detail_energy(zs[nc:])
         # error outside the kept detail components (exact: energy minus what the coefficients hold)
-        trunc = 0.0 if last.full else max(detail_energy - float(np.einsum("ij,ij->", c, c)), 0.0)
-        return coefs, energy, trunc
+        kept = v[last.offset:]
+        trunc = 0.0 if last.full else max(detail_energy - float(np.dot(kept, kept)), 0.0)
+        return v, energy, trunc
 
     def encode(self, tokens: np.ndarray, frame_seq: int = 0,
                reference: tuple[int, np.ndarray] | None = None) -> list[bytes]:
@@ -349,18 +374,16 @@ class MetaAutoEncoder:
             if not 0 <= ref_seq <= 0xFFFFFFFF:
                 raise CodecError("reference frame_seq must fit in uint32")
         coefs, energy, trunc = self._coefficients(x, ref)
-        recon = [np.zeros_like(c) for c in coefs]
-        level_err = [float(np.einsum("ij,ij->", c, c)) for c in coefs]  # squared error per level so far
+        recon = np.zeros_like(coefs)
         layers = []
-        for j, levels in enumerate(self.config.layer_levels):
+        for j, idx in enumerate(self._layer_index):
             budget = self.config.layer_budgets[j]
-            residual = [coefs[lv] - recon[lv] for lv in levels]
+            residual = coefs[idx] - recon[idx]
             exponent = 0
             while exponent < 128:
                 step = self.base_steps[j] * STEP_EXPONENT_BASE ** exponent
-                qs = [quantize(r, step, self.config.deadzone) for r in residual]
-                scan = np.concatenate([q.T.reshape(-1) for q in qs])
-                payload = struct.pack("<b", exponent) + encode_bands(scan, self._layer_edges[j])
+                q = quantize(residual, step, self.config.deadzone)
+                payload = struct.pack("<b", exponent) + encode_bands(q, self._layer_edges[j])
                 size = HEADER_SIZE + len(payload)
                 if size <= budget:
                     break
@@ -368,11 +391,9 @@ class MetaAutoEncoder:
                 exponent += max(1, int(math.ceil(2.0 * math.log2(size / budget))))
             else:
                 raise CodecError("tokens too large to fit the layer budget")  # pragma: no cover
-            for lv, q in zip(levels, qs):
-                recon[lv] += dequantize(q, step)
-                diff = coefs[lv] - recon[lv]
-                level_err[lv] = float(np.einsum("ij,ij->", diff, diff))
-            err = trunc + sum(level_err)
+            recon[idx] += dequantize(q, step)
+            diff = coefs - recon
+            err = trunc + float(np.dot(diff, diff))
             header = LayerHeader(version=1, codebook_id=self.codebook_id, frame_seq=int(frame_seq),
                                  layer_index=j, layer_count=self.layer_count, token_shape=self.token_shape,
                                  fidelity=fidelity_from_error(err, energy), keyframe=ref is None,
@@ -381,6 +402,17 @@ class MetaAutoEncoder:
         return layers
 
     # ------------------------------------------------------------------ decoding
+    def _coarse_decoder(self) -> np.ndarray:
+        """Inverse of the coarse transform, transposed (computed on the first decode: a D x D
+        inverse takes a good part of a second on a small CPU and an encoder never needs it)."""
+        if self._coarse_decode_t is None:
+            try:
+                inv = np.linalg.inv(self._coarse_encode_t.T.astype(np.float64))
+            except np.linalg.LinAlgError as exc:
+                raise CodecError(f"codebook coarse transform is singular: {exc}") from exc
+            self._coarse_decode_t = np.ascontiguousarray(inv.T.astype(np.float32))
+        return self._coarse_decode_t
+
     def check_prefix(self, layers: Sequence[bytes]) -> list[LayerHeader]:
         """Headers of a valid prefix of one frame's layers for this codebook, or CodecError."""
         if isinstance(layers, (bytes, bytearray)) or not isinstance(layers, Sequence) or len(layers) == 0:
@@ -412,30 +444,34 @@ class MetaAutoEncoder:
             if int(reference[0]) != h0.ref_frame_seq:
                 raise CodecError(f"reference is frame {reference[0]}, layers need frame {h0.ref_frame_seq}")
             ref = self._check_tokens(reference[1], "reference tokens")
-        recon = [None] * len(self._levels)
+        recon = np.zeros(self._scan_size, np.float32)
+        coded = [False] * len(self._levels)
         for j, layer in enumerate(layers):
             buf = payload_of(layer).tobytes()
             if not buf:
                 raise CodecError("empty layer payload")
             exponent = struct.unpack_from("<b", buf, 0)[0]
             step = self.base_steps[j] * STEP_EXPONENT_BASE ** exponent
-            scan = decode_bands(buf[1:], self._layer_edges[j])
-            off = 0
+            recon[self._layer_index[j]] += dequantize(decode_bands(buf[1:], self._layer_edges[j]), step)
             for lv in self.config.layer_levels[j]:
-                level = self._levels[lv]
-                n = int(level.edges[-1])
-                rows = level.rows.stop - level.rows.start
-                delta = dequantize(scan[off:off + n].reshape(-1, rows).T, step)
-                off += n
-                recon[lv] = delta if recon[lv] is None else recon[lv] + delta
-        out = ref.copy() if ref is not None else np.outer(self._levels[0].basis_t[:, 0], self._mean_coefficient)
-        coarse = [c if c is not None else np.zeros((lv.rows.stop - lv.rows.start, self._coarse_decode.shape[0]), np.float32)
-                  for lv, c in zip(self._levels[:-1], recon[:-1])]
-        if any(c is not None for c in recon[:-1]):
-            zc = (np.concatenate(coarse) / self._coarse_scale) @ self._coarse_decode
-            out += self._basis[self._coarse_rows].T @ zc
-        if recon[-1] is not None:
-            out += self._levels[-1].basis_t @ (recon[-1] @ self._levels[-1].decode)
+                coded[lv] = True
+        t, d = self.token_shape
+        nc = self._coarse_rows.stop
+        zs = np.zeros((t, d), np.float32)  # scaled pyramid coefficients
+        if any(coded[:-1]):
+            coarse = np.zeros((d, nc), np.float32)  # [D, coarse rows], as the scan vector holds them
+            for lv, done in zip(self._levels[:-1], coded):
+                if done:
+                    coarse[:, lv.rows] = recon[lv.offset:lv.offset + lv.size].reshape(d, -1)
+            zs[:nc] = (self._coarse_decoder() @ coarse).T
+        last = self._levels[-1]
+        if coded[-1]:
+            zs[nc:] = recon[last.offset:].reshape(last.comps, -1).T @ self._detail_decode
+        if ref is None:
+            zs[0] += self._mean_scaled
+        out = self._decode_basis @ zs
+        if ref is not None:
+            out += ref
         if not np.isfinite(out).all():
             raise CodecError("decoded tokens are not finite (corrupt layers)")
         return out.astype(np.float32, copy=False)

@@ -58,10 +58,10 @@ def _read_varints(buf: bytes, count: int) -> tuple[list[int], int]:
     return values, pos
 
 
-def _rice_k(u: np.ndarray, band: np.ndarray, counts: np.ndarray) -> np.ndarray:
-    """Per band, k = round(log2(mean * ln 2)): within a few hundredths of a bit per symbol of the
-    best Rice parameter for geometric data."""
-    sums = np.bincount(band, weights=u, minlength=counts.size)
+def _rice_k(u: np.ndarray, label: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Per label (band of one symbol kind), k = round(log2(mean * ln 2)): within a few hundredths of
+    a bit per symbol of the best Rice parameter for geometric data."""
+    sums = np.bincount(label, weights=u, minlength=counts.size)
     mean = sums / np.maximum(counts, 1)
     return np.clip(np.round(np.log2(np.maximum(mean, 1e-9) * 0.6931)), 0, MAX_K).astype(np.int64)
 
@@ -75,17 +75,39 @@ def _ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
     return np.arange(total, dtype=np.int64) + offsets
 
 
+# Row k: bytes whose bits are the first k of 8 (16) bit columns, set; unpacked per symbol they are
+# the mask of its valid remainder bits (np.take + unpackbits: far cheaper than building a
+# [symbols, width] comparison or boolean matrix).
+_FIRST_OF_8 = np.packbits(np.arange(8)[None, :] < np.arange(9)[:, None], axis=1)  # [9, 1]
+_FIRST_OF_16 = np.packbits(np.arange(16)[None, :] < np.arange(17)[:, None], axis=1)  # [17, 2]
+
+
+def _remainder_bits(values: np.ndarray, widths: np.ndarray) -> np.ndarray:
+    """Bits (uint8 0/1) of every value's low `width` bits, MSB first, concatenated (widths <= 15,
+    values < 2**width): each value left-aligned in a byte (or a big-endian uint16 if some width
+    exceeds 8), unpacked, and the valid leading bits of each symbol kept."""
+    if widths.max() <= 8:
+        aligned = (values << (8 - widths)).astype(np.uint8)
+        table = _FIRST_OF_8
+    else:
+        aligned = (values << (16 - widths)).astype(">u2").view(np.uint8)
+        table = _FIRST_OF_16
+    mask = np.unpackbits(np.take(table, widths, axis=0).reshape(-1)).view(bool)
+    return np.compress(mask, np.unpackbits(aligned))
+
+
 def encode_bands(q: np.ndarray, edges: np.ndarray) -> bytes:
-    """q: int64 1-D quantized values in scan order; edges: band boundaries [0, ..., len(q)]."""
+    """q: integer 1-D quantized values in scan order; edges: band boundaries [0, ..., len(q)]."""
     nbands = len(edges) - 1
     lens = np.diff(edges)
-    nz = np.flatnonzero(q)
+    nz = np.flatnonzero(q != 0)  # (faster than flatnonzero on the int64 values)
     band = np.searchsorted(edges, nz, side="right") - 1
     counts = np.bincount(band, minlength=nbands)
     dense = counts * 3 > lens
     side = _varints(2 * counts + dense)
     if nz.size == 0:
         return side
+    q = q.astype(np.int64, copy=False)
     if np.abs(q[nz]).max() >= MAX_VALUE // 2:
         raise CodecError("quantized value out of range (step too small for these tokens)")
     sparse_nz = ~dense[band]
@@ -104,31 +126,28 @@ def encode_bands(q: np.ndarray, edges: np.ndarray) -> bytes:
     band_d = np.repeat(dense_bands, lens[dense_bands])
     vd = q[idx_d]
     zz = 2 * np.abs(vd) - (vd < 0)
+    # one bincount for the three symbol kinds: labels band (gaps), nbands + band (magnitudes),
+    # 2 nbands + band (dense values)
     sparse_counts = np.where(dense, 0, counts)
-    kg = _rice_k(gaps, band_s, sparse_counts)
-    km = _rice_k(mags, band_s, sparse_counts)
-    kz = _rice_k(zz, band_d, np.where(dense, lens, 0))
+    u = np.concatenate([gaps, mags, zz])
+    label = np.concatenate([band_s, band_s + nbands, band_d + 2 * nbands])
+    kall = _rice_k(u, label, np.concatenate([sparse_counts, sparse_counts, np.where(dense, lens, 0)]))
+    kg, km, kz = kall[:nbands], kall[nbands:2 * nbands], kall[2 * nbands:]
     live = counts > 0
     side += np.where(dense, kz, kg << 4 | km)[live].astype(np.uint8).tobytes()
-    u = np.concatenate([gaps, mags, zz])
-    k = np.concatenate([kg[band_s], km[band_s], kz[band_d]])
+    k = kall[label]
     quo = u >> k
     esc = quo >= ESCAPE
-    quo = np.minimum(quo, ESCAPE)
-    ulen = quo + 1
-    unary = np.ones(int(ulen.sum()), np.uint8)
-    unary[np.cumsum(ulen) - 1] = 0
-    kr = np.where(esc, 0, k)
-    # remainder bits: a [symbols, widest k] bit matrix, MSB first, read row-major through the mask
-    # of valid bits, which is exactly the concatenation of every symbol's k bits
-    width = int(kr.max())
-    j = np.arange(width, dtype=np.int32)
-    kr32 = kr.astype(np.int32)
-    mask = j[None, :] < kr32[:, None]
-    # left-align each remainder in `width` bits, then every column is one constant shift
-    aligned = (np.where(esc, 0, u).astype(np.int32) & ((1 << kr32) - 1)) << (width - kr32)
-    rem = ((aligned[:, None] >> (width - 1 - j)[None, :]) & 1).astype(np.uint8)[mask]
-    stream = np.concatenate([unary, rem, (vals_s < 0).astype(np.uint8)])
+    ulen = np.minimum(quo, ESCAPE) + 1
+    ends = np.cumsum(ulen)
+    unary = np.ones(int(ends[-1]), np.uint8)
+    unary[ends - 1] = 0
+    if esc.any():
+        kr = np.where(esc, 0, k)
+        rem = _remainder_bits(np.where(esc, 0, u & ((1 << k) - 1)), kr)
+    else:
+        rem = _remainder_bits(u & ((1 << k) - 1), k)
+    stream = np.concatenate([unary, rem, (vals_s < 0).view(np.uint8)])
     out = side + np.packbits(stream).tobytes()
     if esc.any():
         out += u[esc].astype("<u4").tobytes()
@@ -181,13 +200,17 @@ def decode_bands(buf: bytes, edges: np.ndarray) -> np.ndarray:
     if used_bits > bits.size:
         raise CodecError("payload truncated in the remainder/sign streams")
     u = quo << k
-    width = int(kr.max())
-    if width:
-        j = np.arange(width)
-        mask = j[None, :] < kr[:, None]
-        matrix = np.zeros((nsym, width), np.int64)
-        matrix[mask] = bits[rpos:rpos + rlen]  # row-major fill: symbol by symbol, MSB first
-        u += (matrix @ (1 << (width - 1 - j))) >> (width - kr)
+    if int(kr.max()):
+        # Every remainder (k <= 15 bits at a bit offset <= 7 in its first byte) lies in a 3-byte
+        # window: read the windows as big-endian 24-bit integers and cut the fields out (no
+        # per-bit work; the stream's bytes are zero-padded so the last windows stay in range).
+        raw = np.frombuffer(buf, np.uint8, offset=pos)
+        padded = np.zeros(raw.size + 3, np.int64)
+        padded[:raw.size] = raw
+        start = rpos + np.cumsum(kr) - kr
+        byte = start >> 3
+        window = (padded[byte] << 16) | (padded[byte + 1] << 8) | padded[byte + 2]
+        u += (window >> (24 - (start & 7) - kr)) & ((1 << kr) - 1)
     negative = bits[rpos + rlen:used_bits].astype(bool)
     nbytes = (used_bits + 7) // 8
     if bits[used_bits:nbytes * 8].any():
@@ -217,6 +240,8 @@ def decode_bands(buf: bytes, edges: np.ndarray) -> np.ndarray:
         vals = np.where(zz & 1, -((zz + 1) >> 1), zz >> 1)
         idx_d = _ranges(edges[dense_bands], lens[dense_bands])
         out[idx_d] = vals
-        if (np.bincount(band_d, weights=vals != 0, minlength=nbands)[dense_bands] != counts[dense_bands]).any():
+        dense_lens = lens[dense_bands]
+        nonzeros = np.add.reduceat(vals != 0, np.cumsum(dense_lens) - dense_lens, dtype=np.int64)
+        if (nonzeros != counts[dense_bands]).any():
             raise CodecError("dense band non-zero count mismatch")
     return out

@@ -1,9 +1,11 @@
 """Default cloud answerer: free-text question + tokens [49, 1280] -> Answer.
 
 Routing (router.route): easy-VQA shape/colour questions go to the trained answer head (numpy,
-~1 ms); every other question goes to the ImageNet head + MiniLM (open_vqa; needs torch and
-transformers for MiniLM, loaded on the first open question). The codec always decodes a full
-49-token grid, so both models read 49 tokens.
+~1 ms); every other question goes to the ImageNet head + MiniLM (open_vqa, loaded on the first open
+question). After `prosem export-onnx` (make setup) neither path imports torch: the ImageNet head is
+cached as safetensors, MiniLM runs as ONNX with the class-name vectors cached; without the exports
+MiniLM falls back to torch + transformers. The codec always decodes a full 49-token grid, so both
+models read 49 tokens.
 """
 from __future__ import annotations
 

@@ -47,6 +47,7 @@ def _atomic_target(path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(suffix=".onnx", dir=path.parent)
     os.close(fd)
+    os.chmod(tmp, 0o644)  # mkstemp makes 0600; other users/containers read these models
     return Path(tmp)
 
 
@@ -104,7 +105,7 @@ def export_int8(fp32_path: Path | None = None, path: Path | None = None, cfg: Ex
 
 
 def export_all(force: bool = False, cfg: ExportConfig = ExportConfig()) -> dict[str, Path]:
-    """Export missing files (all if force). Idempotent: existing exports are kept."""
+    """Export missing files (all if force): encoder fp32 + int8, MiniLM. Idempotent: existing exports are kept."""
     out = {}
     fp32 = onnx_path("fp32")
     if force or not fp32.is_file():
@@ -114,6 +115,13 @@ def export_all(force: bool = False, cfg: ExportConfig = ExportConfig()) -> dict[
     if force or not int8.is_file():
         export_int8(fp32, int8, cfg)
     out["int8"] = int8
+    from prosem_core.models.paths import minilm_onnx_path
+    from prosem_core.models.text_embed import export_minilm_onnx
+
+    minilm = minilm_onnx_path()
+    if force or not minilm.is_file():
+        export_minilm_onnx(minilm)
+    out["minilm"] = minilm
     return out
 
 

@@ -71,3 +71,14 @@ def require_onnx(variant: str) -> Path:
 # Shipped files (prosem_core/data).
 VQA_HEAD_FILE = "vqa_head.safetensors"
 IMAGENET_LABELS_FILE = "imagenet_labels.txt"
+
+
+def minilm_onnx_path() -> Path:
+    return model_dir() / "all_minilm_l6_v2.onnx"
+
+
+def require_minilm_onnx() -> Path:
+    path = minilm_onnx_path()
+    if not path.is_file():
+        raise ModelFileMissing(f"MiniLM ONNX export not found at {path}; create it with `make setup` or `prosem export-onnx`")
+    return path

@@ -36,9 +36,13 @@ def _tap_layers(g: Graph) -> dict[int, int]:
     """frame_seq -> capture stamp (ns) of the layers this graph's edge publishes."""
     from prosem_msgs.msg import SemanticLayer
 
+    from rclpy.qos import QoSProfile, ReliabilityPolicy
+
     seen: dict[int, int] = {}
+    # Best effort: matches the edge's base-layer writer whichever base_reliability it uses.
     g.client_node.create_subscription(SemanticLayer, "prosem/layers",
-                                      lambda m: seen.setdefault(int(m.frame_seq), _stamp_ns(m.header.stamp)), 50)
+                                      lambda m: seen.setdefault(int(m.frame_seq), _stamp_ns(m.header.stamp)),
+                                      QoSProfile(depth=50, reliability=ReliabilityPolicy.BEST_EFFORT))
     return seen
 
 

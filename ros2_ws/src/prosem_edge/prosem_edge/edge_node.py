@@ -1,8 +1,9 @@
 """ProSem edge node: camera -> vision encoder -> Meta AutoEncoder layers -> link-adaptive publishing.
 
-Threads: the executor only converts nothing and blocks on nothing. The camera callback drops the
-message into a depth-1 slot (a newer frame replaces an untaken one); one worker thread converts,
-encodes and publishes. Feedback and timers run in the executor and are cheap.
+Threads: the executor never converts, encodes or waits. The camera callback drops the message into
+a depth-1 slot (a newer frame replaces an untaken one); one worker thread converts, encodes and
+publishes. Feedback (pull requests), timers and the full_edge service run in the executor and are
+cheap (the full_edge answerer runs in the service's own callback group).
 
 Modes (parameter `mode`):
   progressive  layers on prosem/layers (base + pulled; base_reliability) and prosem/layers/refine

@@ -249,7 +249,7 @@ def _answers_by_scene(cfg: LinkBenchConfig, answers: list[dict], frames: dict, c
         i = index_of.get(round(f["stamp"], 4)) if f and a.get("success") else None
         if i is None:
             continue
-        head = a["answer"].split(";")[0][:40]
+        head = a["answer"].split(" (")[0].split(";")[0][:40]  # "I see an espresso (95%)." -> "I see an espresso"
         scene = counts.setdefault(scene_of(i % cfg.camera_frames), {})
         scene[head] = scene.get(head, 0) + 1
     return {s: dict(sorted(c.items(), key=lambda kv: -kv[1])[:3]) for s, c in counts.items()}

@@ -22,7 +22,7 @@ from typing import Sequence
 import numpy as np
 
 from .config import CodecConfig
-from .entropy import decode_bands, encode_bands
+from .entropy import decode_bands, encode_bands, encode_payloads
 from .errors import CodecError
 from .fidelity import fidelity_from_error
 from .layer_format import HEADER_SIZE, LayerHeader, pack_layer, payload_of, read_header
@@ -135,6 +135,10 @@ class MetaAutoEncoder:
             idx = np.concatenate(parts)
             contiguous = bool(np.all(np.diff(idx) == 1))
             self._layer_index.append(slice(int(idx[0]), int(idx[-1]) + 1) if contiguous else idx)
+        # All layers' band edges back to back, to entropy-code a frame's layers in one pass
+        sizes = np.cumsum([0] + [int(e[-1]) for e in self._layer_edges])
+        self._all_edges = np.concatenate([np.zeros(1, np.int64)] + [e[1:] + o for e, o in zip(self._layer_edges, sizes)])
+        self._bands_per_layer = [len(e) - 1 for e in self._layer_edges]
         self._mean_coefficient = self._arrays["mean_coefficient"].astype(np.float32)
         self._mean_scaled = (self._mean_coefficient * np.float32(root[0])).astype(np.float32)
         self._meta = {k: v for k, v in meta.items() if k not in ("codebook_id", "provenance")}
@@ -374,15 +378,38 @@ class MetaAutoEncoder:
             if not 0 <= ref_seq <= 0xFFFFFFFF:
                 raise CodecError("reference frame_seq must fit in uint32")
         coefs, energy, trunc = self._coefficients(x, ref)
-        recon = np.zeros_like(coefs)
-        layers = []
+        dz = self.config.deadzone
+        # Optimistic pass: every layer at its calibrated step (exponent 0), all layers entropy-coded
+        # in one call; most frames fit. The first layer over its budget and all after it are redone
+        # one by one with a coarser step (their residuals depend on it).
+        residual = coefs.copy()  # what is still to code, after each layer
+        before, qs, errs = [], [], []
         for j, idx in enumerate(self._layer_index):
-            budget = self.config.layer_budgets[j]
-            residual = coefs[idx] - recon[idx]
+            before.append(residual.copy())
+            r = residual[idx]
+            q = quantize(r, self.base_steps[j], dz)
+            residual[idx] = r - dequantize(q, self.base_steps[j])
+            qs.append(q)
+            errs.append(trunc + float(np.dot(residual, residual)))
+        try:
+            bodies = encode_payloads(np.concatenate(qs), self._all_edges, self._bands_per_layer)
+        except CodecError:  # a value out of range at the calibrated step: the per-layer path decides
+            bodies = []
+        payloads = []
+        for j, body in enumerate(bodies):
+            if HEADER_SIZE + 1 + len(body) > self.config.layer_budgets[j]:
+                break
+            payloads.append(b"\x00" + body)
+        if len(payloads) < self.layer_count:
+            residual = before[len(payloads)]
+            del errs[len(payloads):]
+        for j in range(len(payloads), self.layer_count):
+            idx, budget = self._layer_index[j], self.config.layer_budgets[j]
+            r = residual[idx]
             exponent = 0
             while exponent < 128:
                 step = self.base_steps[j] * STEP_EXPONENT_BASE ** exponent
-                q = quantize(residual, step, self.config.deadzone)
+                q = quantize(r, step, dz)
                 payload = struct.pack("<b", exponent) + encode_bands(q, self._layer_edges[j])
                 size = HEADER_SIZE + len(payload)
                 if size <= budget:
@@ -391,9 +418,11 @@ class MetaAutoEncoder:
                 exponent += max(1, int(math.ceil(2.0 * math.log2(size / budget))))
             else:
                 raise CodecError("tokens too large to fit the layer budget")  # pragma: no cover
-            recon[idx] += dequantize(q, step)
-            diff = coefs - recon
-            err = trunc + float(np.dot(diff, diff))
+            residual[idx] = r - dequantize(q, step)
+            payloads.append(payload)
+            errs.append(trunc + float(np.dot(residual, residual)))
+        layers = []
+        for j, (payload, err) in enumerate(zip(payloads, errs)):
             header = LayerHeader(version=1, codebook_id=self.codebook_id, frame_seq=int(frame_seq),
                                  layer_index=j, layer_count=self.layer_count, token_shape=self.token_shape,
                                  fidelity=fidelity_from_error(err, energy), keyframe=ref is None,

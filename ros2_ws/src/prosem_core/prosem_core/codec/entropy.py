@@ -20,6 +20,8 @@ Side information: per band a varint 2 * nonzeros + dense; per non-empty band one
 """
 from __future__ import annotations
 
+from typing import Sequence
+
 import numpy as np
 
 from .errors import CodecError
@@ -98,15 +100,24 @@ def _remainder_bits(values: np.ndarray, widths: np.ndarray) -> np.ndarray:
 
 def encode_bands(q: np.ndarray, edges: np.ndarray) -> bytes:
     """q: integer 1-D quantized values in scan order; edges: band boundaries [0, ..., len(q)]."""
+    return encode_payloads(q, edges, (len(edges) - 1,))[0]
+
+
+def encode_payloads(q: np.ndarray, edges: np.ndarray, bands_per_payload: Sequence[int]) -> list[bytes]:
+    """Several payloads in one vectorized pass (numpy's per-call overhead paid once, not per layer):
+    q holds their scans back to back, edges the band boundaries of all of them, and payload i owns
+    the next bands_per_payload[i] bands. Each payload is exactly encode_bands of its own part."""
     nbands = len(edges) - 1
+    bounds = np.concatenate([[0], np.cumsum(bands_per_payload)])
     lens = np.diff(edges)
     nz = np.flatnonzero(q != 0)  # (faster than flatnonzero on the int64 values)
     band = np.searchsorted(edges, nz, side="right") - 1
     counts = np.bincount(band, minlength=nbands)
     dense = counts * 3 > lens
-    side = _varints(2 * counts + dense)
+    words = 2 * counts + dense
+    sides = [_varints(words[b0:b1]) for b0, b1 in zip(bounds[:-1], bounds[1:])]
     if nz.size == 0:
-        return side
+        return sides
     q = q.astype(np.int64, copy=False)
     if np.abs(q[nz]).max() >= MAX_VALUE // 2:
         raise CodecError("quantized value out of range (step too small for these tokens)")
@@ -133,8 +144,18 @@ def encode_bands(q: np.ndarray, edges: np.ndarray) -> bytes:
     label = np.concatenate([band_s, band_s + nbands, band_d + 2 * nbands])
     kall = _rice_k(u, label, np.concatenate([sparse_counts, sparse_counts, np.where(dense, lens, 0)]))
     kg, km, kz = kall[:nbands], kall[nbands:2 * nbands], kall[2 * nbands:]
+    params = np.where(dense, kz, kg << 4 | km).astype(np.uint8)
     live = counts > 0
-    side += np.where(dense, kz, kg << 4 | km)[live].astype(np.uint8).tobytes()
+    sides = [side + params[b0:b1][live[b0:b1]].tobytes() for side, b0, b1 in zip(sides, bounds[:-1], bounds[1:])]
+    # symbols per payload: its gaps, its magnitudes, its dense values (each kind is in band order)
+    s_cut = np.searchsorted(band_s, bounds)
+    d_cut = np.searchsorted(band_d, bounds)
+    if len(bounds) > 2:
+        starts = np.stack([s_cut[:-1], s_cut[:-1] + nz_s.size, d_cut[:-1] + 2 * nz_s.size], axis=1).reshape(-1)
+        counts3 = np.stack([np.diff(s_cut), np.diff(s_cut), np.diff(d_cut)], axis=1).reshape(-1)
+        order = _ranges(starts, counts3)
+        u, label = u[order], label[order]
+    sym_cut = np.concatenate([[0], np.cumsum(2 * np.diff(s_cut) + np.diff(d_cut))])
     k = kall[label]
     quo = u >> k
     esc = quo >= ESCAPE
@@ -143,14 +164,32 @@ def encode_bands(q: np.ndarray, edges: np.ndarray) -> bytes:
     unary = np.ones(int(ends[-1]), np.uint8)
     unary[ends - 1] = 0
     if esc.any():
-        kr = np.where(esc, 0, k)
-        rem = _remainder_bits(np.where(esc, 0, u & ((1 << k) - 1)), kr)
+        k = np.where(esc, 0, k)
+        rem = _remainder_bits(np.where(esc, 0, u & ((1 << k) - 1)), k)
     else:
         rem = _remainder_bits(u & ((1 << k) - 1), k)
-    stream = np.concatenate([unary, rem, (vals_s < 0).view(np.uint8)])
-    out = side + np.packbits(stream).tobytes()
-    if esc.any():
-        out += u[esc].astype("<u4").tobytes()
+    signs = (vals_s < 0).view(np.uint8)
+    if len(bounds) == 2:  # one payload: its three streams back to back
+        out = sides[0] + np.packbits(np.concatenate([unary, rem, signs])).tobytes()
+        return [out + u[esc].astype("<u4").tobytes()] if esc.any() else [out]
+    u_cut = np.concatenate([[0], ends])[sym_cut]
+    r_cut = np.concatenate([[0], np.cumsum(k)])[sym_cut]
+    pieces, nbytes = [], []
+    for i in range(len(bounds) - 1):
+        bits = (u_cut[i + 1] - u_cut[i]) + (r_cut[i + 1] - r_cut[i]) + (s_cut[i + 1] - s_cut[i])
+        pad = -bits % 8  # every payload's streams end on a byte boundary
+        pieces += [unary[u_cut[i]:u_cut[i + 1]], rem[r_cut[i]:r_cut[i + 1]], signs[s_cut[i]:s_cut[i + 1]],
+                   np.zeros(pad, np.uint8)]
+        nbytes.append((bits + pad) // 8)
+    packed = np.packbits(np.concatenate(pieces)).tobytes()
+    out, pos = [], 0
+    for i, n in enumerate(nbytes):
+        payload = sides[i] + packed[pos:pos + n]
+        pos += n
+        e = esc[sym_cut[i]:sym_cut[i + 1]]
+        if e.any():
+            payload += u[sym_cut[i]:sym_cut[i + 1]][e].astype("<u4").tobytes()
+        out.append(payload)
     return out
 
 

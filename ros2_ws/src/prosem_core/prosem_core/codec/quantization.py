@@ -16,8 +16,13 @@ STEP_EXPONENT_BASE = 2.0 ** 0.25  # per-frame step = calibrated step * 2^(e/4), 
 
 def quantize(residual: np.ndarray, step: float, deadzone: float) -> np.ndarray:
     """Integer indices q with |residual - q*step| <= |residual| for every element."""
-    mag = np.floor(np.abs(residual) / step + (0.5 - deadzone))
-    return (np.sign(residual) * np.maximum(mag, 0.0)).astype(np.int64)
+    mag = np.abs(residual)  # one temporary, updated in place (encode runs this per layer)
+    mag /= step
+    mag += 0.5 - deadzone
+    np.floor(mag, out=mag)
+    np.maximum(mag, 0.0, out=mag)
+    np.copysign(mag, residual, out=mag)
+    return mag.astype(np.int64)
 
 
 def dequantize(q: np.ndarray, step: float) -> np.ndarray:

@@ -5,6 +5,8 @@ Per robot namespace NS (parameter `namespaces`; "" = this node's own namespace):
       NS/prosem/image_jpeg (full_cloud mode)
   pub NS/prosem/feedback (LayerFeedback: a receipt per accepted layer, pull requests)
   client NS/prosem/edge_query (full_edge mode: the edge answers, the cloud relays)
+  full_tokens mode: NS/prosem/layers carries fp16 token chunks (prosem_core.token_chunks); the same
+      assembler holds them (chunk = layer) and a query is answered from the exact tokens of a whole frame
 Serves prosem/query as a service (prosem_msgs/srv/Query) and as an action (prosem_msgs/action/Query,
 streaming a refined answer each time more layers of the frame arrive). Counters on ~/counters.
 
@@ -33,7 +35,7 @@ from rclpy.node import Node
 from sensor_msgs.msg import CompressedImage
 from std_msgs.msg import String
 
-from prosem_core import auth, images
+from prosem_core import auth, images, token_chunks
 from prosem_core.codec import read_header
 from prosem_core.assembly import Assembler, AssemblyConfig, FrameAssembly
 from prosem_core.latest_slot import LatestSlot
@@ -45,7 +47,7 @@ from prosem_msgs.action import Query as QueryAction
 from prosem_msgs.msg import LayerFeedback, SemanticLayer
 from prosem_msgs.srv import Query
 
-MODES = ("progressive", "full_cloud", "full_edge")
+MODES = ("progressive", "full_cloud", "full_tokens", "full_edge")
 RESULT_FIELDS = ("success", "error", "answer", "confidence", "frame_seq", "layers_used", "bytes_used", "fidelity",
                  "latency_s", "fidelity_reached", "stream_id")
 
@@ -99,15 +101,16 @@ class CloudNode(Node):
         self._log_throttle: dict[str, float] = {}
 
         codec = self.pipeline.codec
+        chunked = self.mode == "full_tokens"  # chunks of raw fp16 tokens instead of codec layers
         self.assembler = Assembler(
             AssemblyConfig(
-                codebook_id=codec.codebook_id, max_streams=self.p["max_streams"],
+                codebook_id=token_chunks.FP16_CODEBOOK_ID if chunked else codec.codebook_id, max_streams=self.p["max_streams"],
                 max_frames_per_stream=self.p["max_frames_per_stream"], max_bytes_per_stream=self.p["max_bytes_per_stream"],
                 allowed_streams=tuple(self.p["allowed_streams"]),
                 auth_key=auth.load_key(self.p["auth_key"], self.p["auth_key_file"]),
             ),
-            read_header=read_header,
-            decode=codec.decode,
+            read_header=token_chunks.read_chunk_header if chunked else read_header,
+            decode=token_chunks.join_chunks if chunked else codec.decode,
             clock=self._now,  # arrival times on the node clock: they go into feedback stamps
         )
         self.stream_ns: dict[str, str] = {}  # stream id -> namespace its layers came from
@@ -119,9 +122,10 @@ class CloudNode(Node):
         self.edge_clients = {}
         for ns in self.namespaces:
             self.feedback_pubs[ns] = self.create_publisher(LayerFeedback, _topic(ns, "prosem/feedback"), to_profile(FEEDBACK_QOS))
-            if self.mode == "progressive":
+            if self.mode in ("progressive", "full_tokens"):
                 base_reader = dataclasses.replace(BASE_READER_QOS, reliability=self.p["base_reliability"])
-                for name, spec in (("prosem/layers", base_reader), ("prosem/layers/refine", REFINE_READER_QOS)):
+                topics = (("prosem/layers", base_reader), ("prosem/layers/refine", REFINE_READER_QOS))
+                for name, spec in topics[:1] if chunked else topics:
                     self.create_subscription(SemanticLayer, _topic(ns, name), lambda m, ns=ns: self._on_layer(m, ns),
                                              to_profile(spec), callback_group=ingest)
             elif self.mode == "full_cloud":
@@ -373,7 +377,8 @@ class CloudNode(Node):
         while True:
             with self.assembler.changed:
                 version, prefix, fidelity, complete = self.assembler.version, frame.prefix, frame.fidelity, frame.complete
-            if on_refine is not None and prefix > answered_k:
+            # (full_tokens: only a whole frame answers; a partial one would just fail)
+            if on_refine is not None and prefix > answered_k and (self.mode != "full_tokens" or complete):
                 partial = self._answer(frame, question, t0, stream_id)
                 answered_k = prefix
                 if partial["success"]:
@@ -383,7 +388,7 @@ class CloudNode(Node):
             now = time.monotonic()
             if now >= deadline:
                 break
-            if self.mode == "progressive" and now - last_pull >= self.p["pull_retry_s"]:
+            if self.mode in ("progressive", "full_tokens") and now - last_pull >= self.p["pull_retry_s"]:
                 want = self.assembler.layers_needed(frame, min_fid) if prefix else 1
                 # Echo the newest layer with its true arrival: hold_s then keeps the RTT sample honest.
                 self._send_feedback(frame, ns, frame.last_arrival, frame.last_send_stamp, pull=want,

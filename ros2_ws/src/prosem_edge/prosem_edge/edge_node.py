@@ -9,6 +9,9 @@ Modes (parameter `mode`):
   progressive  layers on prosem/layers (base + pulled; base_reliability) and prosem/layers/refine
                (proactive refinements, best effort), as many as the rate controller allows.
   full_cloud   the camera frame as JPEG on prosem/image_jpeg; the cloud runs the encoder.
+  full_tokens  baseline: the encoder's tokens uncompressed (fp16, 125,440 B for 49 x 1280) as a few
+               chunks on prosem/layers (prosem_core.token_chunks; codec_id prosem-fp16/1); the cloud
+               answers from the exact tokens once every chunk of a frame is there (lost chunks pulled).
   full_edge    nothing on the uplink; the edge answers itself on the service prosem/edge_query,
                which the cloud calls to relay a question.
 
@@ -18,6 +21,10 @@ prosem/image_jpeg, prosem/link_state (LinkState), ~/counters (std_msgs/String, J
 QoS per class: prosem_core.link.qos_policy.
 """
 from __future__ import annotations
+
+from prosem_edge.cpu_threads import limit_blas_threads
+
+limit_blas_threads()  # before numpy loads (rclpy's messages import it too): see cpu_threads
 
 import json
 import threading
@@ -35,9 +42,10 @@ from rclpy.node import Node
 from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import String
 
-from prosem_core import auth, images
+from prosem_core import auth, images, token_chunks
 from prosem_core.codec import read_header
 from prosem_core.edge_session import EdgeSession, EdgeSessionConfig, PullRequest
+from prosem_core.frame_gate import FrameGate
 from prosem_core.latest_slot import LatestSlot
 from prosem_core.link.controller import RateController, RateControllerConfig
 from prosem_core.link.estimator import EstimatorConfig, Feedback, LinkEstimator
@@ -48,7 +56,7 @@ from prosem_edge.qos import to_profile
 from prosem_msgs.msg import LayerFeedback, LinkState, SemanticLayer
 from prosem_msgs.srv import Query
 
-MODES = ("progressive", "full_cloud", "full_edge")
+MODES = ("progressive", "full_cloud", "full_tokens", "full_edge")
 CODEC_ID = "prosem-mae/1"
 REFINE_SWITCH_TIMEOUT_S = 5.0  # a new refinement publisher takes over after this even if unmatched
 
@@ -93,7 +101,8 @@ class EdgeNode(Node):
         super().__init__("prosem_edge", **kwargs)
         # First, so destroy_node works even when a bad parameter stops __init__ below.
         self._stop = threading.Event()
-        self._slot: LatestSlot[Any] = LatestSlot()
+        self._slot: LatestSlot[tuple[Any, float]] = LatestSlot()  # (camera message, arrival monotonic s)
+        self._gate = FrameGate()  # the encode-rate cap, decided per arriving frame (worker only)
         self._worker: threading.Thread | None = None
         self._specs = {s.name: s for s in PARAMS}
         self.p = declare_all(self, PARAMS)
@@ -123,8 +132,9 @@ class EdgeNode(Node):
         # The uplink publisher(s) of this mode; their matched event tells whether a cloud listens.
         uplink_events = PublisherEventCallbacks(incompatible_qos=self._on_incompatible_qos, matched=self._on_matched)
         self.base_pub = self.refine_pub = self.jpeg_pub = None
-        if self.mode == "progressive":
+        if self.mode in ("progressive", "full_tokens"):
             self.base_pub = self.create_publisher(SemanticLayer, "prosem/layers", to_profile(self.qos.base), event_callbacks=uplink_events)
+        if self.mode == "progressive":
             self.refine_pub = self._make_refine_pub()
             self._refine_pubs = {self.qos.refine: self.refine_pub}  # one publisher per QoS step used
         elif self.mode == "full_cloud":
@@ -212,7 +222,7 @@ class EdgeNode(Node):
     # -- camera -> worker ---------------------------------------------------------------------
 
     def _on_image(self, msg) -> None:
-        if self._slot.put(msg):
+        if self._slot.put((msg, time.monotonic())):
             self.counters["frames_dropped_handoff"] += 1
         self.counters["frames_in"] += 1
 
@@ -246,16 +256,17 @@ class EdgeNode(Node):
             self.counters["model_errors"] += 1
             self.get_logger().error(f"cannot build the models: {exc}")
         self.ready.set()
-        next_at = 0.0
         while not self._stop.is_set():
-            wait = next_at - time.monotonic()
-            if wait > 0:
-                self._stop.wait(wait)  # newer frames keep replacing the slot meanwhile
+            item = self._slot.take(timeout=0.2)
+            if item is None:
                 continue
-            msg = self._slot.take(timeout=0.2)
-            if msg is None:
+            msg, arrived = item
+            # The cap is decided on the frame's arrival: a frame is encoded at once or skipped, never
+            # held back until a rate wait ends (that made 5 fps frames up to a period stale).
+            interval = max(1.0 / self.p["max_encode_rate_hz"], self.session.controller.frame_interval_s())
+            if not self._gate.admit(arrived, interval):
+                self.counters["frames_skipped_rate_cap"] += 1
                 continue
-            started = time.monotonic()
             try:
                 self._process(msg)
             except images.ImageError as exc:
@@ -266,8 +277,6 @@ class EdgeNode(Node):
                     break  # shutting down (e.g. Ctrl-C shut the context while this frame was in flight)
                 self.counters["worker_errors"] += 1
                 self.get_logger().error(f"frame failed: {type(exc).__name__}: {exc}", throttle_duration_sec=5.0)
-            interval = max(1.0 / self.p["max_encode_rate_hz"], self.session.controller.frame_interval_s())
-            next_at = started + interval
 
     def _now(self) -> float:
         return self.get_clock().now().nanoseconds * 1e-9
@@ -284,6 +293,9 @@ class EdgeNode(Node):
                 seq = self.session.add_frame([])
                 self._latest_tokens = (seq, tokens)
             return
+        if self.mode == "full_tokens":
+            self._send_chunks(msg, token_chunks.split_tokens(tokens, self.session.next_seq & 0xFFFFFFFF))
+            return
         layers = self.pipeline.codec.encode(tokens, frame_seq=self.session.next_seq & 0xFFFFFFFF)
         with self._lock:
             plan = self.session.plan_frame([len(x) for x in layers], self._now())
@@ -293,9 +305,20 @@ class EdgeNode(Node):
             for index in range(plan.layers):
                 self._publish_layer(seq, index, layers[index], msg.header, pulled=False)
 
+    def _send_chunks(self, msg, chunks: list[bytes]) -> None:
+        """full_tokens: a frame goes whole or not at all (the rate controller sees its total size)."""
+        with self._lock:
+            plan = self.session.plan_frame([sum(len(c) for c in chunks)], self._now())
+            if not plan.send:
+                return
+            seq = self.session.add_frame(chunks)
+            for index, chunk in enumerate(chunks):
+                self._publish_layer(seq, index, chunk, msg.header, pulled=False)
+
     def _publish_layer(self, seq: int, index: int, payload: bytes, header, pulled: bool) -> None:
         """Caller holds self._lock."""
-        h = read_header(payload)
+        chunked = self.mode == "full_tokens"
+        h = token_chunks.read_chunk_header(payload) if chunked else read_header(payload)
         out = SemanticLayer()
         out.header = header
         out.stream_id = self.stream_id
@@ -303,7 +326,7 @@ class EdgeNode(Node):
         out.epoch = self.session.epoch
         out.layer_index = index
         out.layer_count = h.layer_count
-        out.codec_id = CODEC_ID
+        out.codec_id = token_chunks.FP16_CODEC_ID if chunked else CODEC_ID
         out.codebook_id = h.codebook_id
         out.token_shape = [int(x) for x in h.token_shape]
         out.keyframe = bool(h.keyframe)
@@ -315,7 +338,7 @@ class EdgeNode(Node):
             out.auth_tag = auth.sign(self.auth_key, identity, payload)
         now = self._now()
         out.send_stamp = from_seconds(now)
-        if index == 0 or pulled:
+        if index == 0 or pulled or chunked:
             self.base_pub.publish(out)
         else:
             self._finish_refine_switch()
@@ -361,7 +384,7 @@ class EdgeNode(Node):
                 echo = self._jpeg_sent.get(int(msg.frame_seq), echo)
             fb = Feedback(int(msg.frame_seq), int(msg.received_mask), int(msg.bytes_received), to_seconds(msg.receive_stamp), echo, float(msg.hold_s))
             self.session.on_feedback(fb, now)
-            if self.mode != "progressive" or msg.pull_layers <= msg.prefix_layers:
+            if self.mode not in ("progressive", "full_tokens") or msg.pull_layers <= msg.prefix_layers:
                 return
             wanted = self.session.pull(PullRequest(int(msg.frame_seq), int(msg.received_mask), int(msg.pull_layers)), now)
             header = self._frame_headers.get(int(msg.frame_seq))
@@ -381,7 +404,8 @@ class EdgeNode(Node):
             ctl = self.session.controller
             self._maybe_adapt_qos(est, ctl.frame_rate_hz)
             held = self.session.frames.get(self.session.next_seq - 1)
-            per_frame = sum(len(x) for x in held.layers[: max(ctl.layers_per_frame, 1)]) if held and held.layers else 0
+            shown = len(held.layers) if held and self.mode == "full_tokens" else max(ctl.layers_per_frame, 1)
+            per_frame = sum(len(x) for x in held.layers[:shown]) if held and held.layers else 0
             msg = LinkState()
             msg.header.stamp = from_seconds(now)
             msg.stream_id = self.stream_id
@@ -395,6 +419,8 @@ class EdgeNode(Node):
             msg.bytes_per_frame = int(per_frame)
             if self.mode == "progressive":
                 msg.base_qos, msg.refine_qos = self.qos.base.describe(), self.qos.refine.describe()
+            elif self.mode == "full_tokens":
+                msg.base_qos, msg.refine_qos = self.qos.base.describe(), "none (whole fp16 frames in chunks)"
             elif self.mode == "full_cloud":
                 msg.base_qos, msg.refine_qos = JPEG_QOS.describe(), "none (whole JPEG frames)"
             else:

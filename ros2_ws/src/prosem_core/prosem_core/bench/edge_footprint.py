@@ -113,7 +113,8 @@ def _report(cfg: FootprintConfig, layers: list, captures: list, rss: list, c0: d
     lat_second = [e["t"] - e["stamp"] for e in sent if e["t"] >= mid]
     span = t1 - t0
     (tc0, c0), (tc1, c1) = c0, c1
-    delta = {k: c1.get(k, 0) - c0.get(k, 0) for k in ("frames_in", "frames_encoded", "frames_dropped_handoff", "frames_skipped_rate")}
+    delta = {k: c1.get(k, 0) - c0.get(k, 0) for k in ("frames_in", "frames_encoded", "frames_dropped_handoff", "frames_skipped_rate",
+                                     "frames_skipped_rate_cap")}
     counted_s = tc1 - tc0  # counters come every counters_period_s: rates over their own interval
     half = rss[len(rss) // 2:]
     s1, s2 = summary(lat_first), summary(lat_second)

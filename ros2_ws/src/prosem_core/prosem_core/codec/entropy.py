@@ -20,7 +20,7 @@ Side information: per band a varint 2 * nonzeros + dense; per non-empty band one
 """
 from __future__ import annotations
 
-from typing import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -98,26 +98,46 @@ def _remainder_bits(values: np.ndarray, widths: np.ndarray) -> np.ndarray:
     return np.compress(mask, np.unpackbits(aligned))
 
 
+@dataclass
+class BandPlan:
+    """Symbols and Rice parameters of one payload, before any bit is packed: its exact size is
+    known here, so a caller searching for a step that fits a byte budget packs only once."""
+
+    side: bytes              # band words and Rice parameters
+    u: np.ndarray            # symbols: sparse gaps, sparse magnitudes - 1, dense zigzag values
+    k: np.ndarray            # Rice parameter of each symbol (0 for escaped ones)
+    esc: np.ndarray          # symbols sent raw as uint32
+    ends: np.ndarray         # cumulative unary code lengths
+    negative: np.ndarray     # sign bits (uint8) of the sparse non-zeros
+    size: int                # bytes of the payload
+
+    def emit(self) -> bytes:
+        if not self.u.size:
+            return self.side
+        unary = np.ones(int(self.ends[-1]), np.uint8)
+        unary[self.ends - 1] = 0
+        rem = _remainder_bits(self.u & ((1 << self.k) - 1), self.k)  # k = 0 for escaped symbols
+        out = self.side + np.packbits(np.concatenate([unary, rem, self.negative])).tobytes()
+        return out + self.u[self.esc].astype("<u4").tobytes() if self.esc.any() else out
+
+
 def encode_bands(q: np.ndarray, edges: np.ndarray) -> bytes:
     """q: integer 1-D quantized values in scan order; edges: band boundaries [0, ..., len(q)]."""
-    return encode_payloads(q, edges, (len(edges) - 1,))[0]
+    return plan_bands(q, edges).emit()
 
 
-def encode_payloads(q: np.ndarray, edges: np.ndarray, bands_per_payload: Sequence[int]) -> list[bytes]:
-    """Several payloads in one vectorized pass (numpy's per-call overhead paid once, not per layer):
-    q holds their scans back to back, edges the band boundaries of all of them, and payload i owns
-    the next bands_per_payload[i] bands. Each payload is exactly encode_bands of its own part."""
+def plan_bands(q: np.ndarray, edges: np.ndarray) -> BandPlan:
+    """Everything of encode_bands but the bit packing (see BandPlan)."""
     nbands = len(edges) - 1
-    bounds = np.concatenate([[0], np.cumsum(bands_per_payload)])
     lens = np.diff(edges)
     nz = np.flatnonzero(q != 0)  # (faster than flatnonzero on the int64 values)
     band = np.searchsorted(edges, nz, side="right") - 1
     counts = np.bincount(band, minlength=nbands)
     dense = counts * 3 > lens
-    words = 2 * counts + dense
-    sides = [_varints(words[b0:b1]) for b0, b1 in zip(bounds[:-1], bounds[1:])]
+    side = _varints(2 * counts + dense)
     if nz.size == 0:
-        return sides
+        none = np.zeros(0, np.int64)
+        return BandPlan(side, none, none, none.astype(bool), none, none.astype(np.uint8), len(side))
     q = q.astype(np.int64, copy=False)
     if np.abs(q[nz]).max() >= MAX_VALUE // 2:
         raise CodecError("quantized value out of range (step too small for these tokens)")
@@ -144,53 +164,18 @@ def encode_payloads(q: np.ndarray, edges: np.ndarray, bands_per_payload: Sequenc
     label = np.concatenate([band_s, band_s + nbands, band_d + 2 * nbands])
     kall = _rice_k(u, label, np.concatenate([sparse_counts, sparse_counts, np.where(dense, lens, 0)]))
     kg, km, kz = kall[:nbands], kall[nbands:2 * nbands], kall[2 * nbands:]
-    params = np.where(dense, kz, kg << 4 | km).astype(np.uint8)
     live = counts > 0
-    sides = [side + params[b0:b1][live[b0:b1]].tobytes() for side, b0, b1 in zip(sides, bounds[:-1], bounds[1:])]
-    # symbols per payload: its gaps, its magnitudes, its dense values (each kind is in band order)
-    s_cut = np.searchsorted(band_s, bounds)
-    d_cut = np.searchsorted(band_d, bounds)
-    if len(bounds) > 2:
-        starts = np.stack([s_cut[:-1], s_cut[:-1] + nz_s.size, d_cut[:-1] + 2 * nz_s.size], axis=1).reshape(-1)
-        counts3 = np.stack([np.diff(s_cut), np.diff(s_cut), np.diff(d_cut)], axis=1).reshape(-1)
-        order = _ranges(starts, counts3)
-        u, label = u[order], label[order]
-    sym_cut = np.concatenate([[0], np.cumsum(2 * np.diff(s_cut) + np.diff(d_cut))])
+    side += np.where(dense, kz, kg << 4 | km)[live].astype(np.uint8).tobytes()
     k = kall[label]
     quo = u >> k
     esc = quo >= ESCAPE
-    ulen = np.minimum(quo, ESCAPE) + 1
-    ends = np.cumsum(ulen)
-    unary = np.ones(int(ends[-1]), np.uint8)
-    unary[ends - 1] = 0
-    if esc.any():
+    n_esc = int(np.count_nonzero(esc))
+    if n_esc:
         k = np.where(esc, 0, k)
-        rem = _remainder_bits(np.where(esc, 0, u & ((1 << k) - 1)), k)
-    else:
-        rem = _remainder_bits(u & ((1 << k) - 1), k)
-    signs = (vals_s < 0).view(np.uint8)
-    if len(bounds) == 2:  # one payload: its three streams back to back
-        out = sides[0] + np.packbits(np.concatenate([unary, rem, signs])).tobytes()
-        return [out + u[esc].astype("<u4").tobytes()] if esc.any() else [out]
-    u_cut = np.concatenate([[0], ends])[sym_cut]
-    r_cut = np.concatenate([[0], np.cumsum(k)])[sym_cut]
-    pieces, nbytes = [], []
-    for i in range(len(bounds) - 1):
-        bits = (u_cut[i + 1] - u_cut[i]) + (r_cut[i + 1] - r_cut[i]) + (s_cut[i + 1] - s_cut[i])
-        pad = -bits % 8  # every payload's streams end on a byte boundary
-        pieces += [unary[u_cut[i]:u_cut[i + 1]], rem[r_cut[i]:r_cut[i + 1]], signs[s_cut[i]:s_cut[i + 1]],
-                   np.zeros(pad, np.uint8)]
-        nbytes.append((bits + pad) // 8)
-    packed = np.packbits(np.concatenate(pieces)).tobytes()
-    out, pos = [], 0
-    for i, n in enumerate(nbytes):
-        payload = sides[i] + packed[pos:pos + n]
-        pos += n
-        e = esc[sym_cut[i]:sym_cut[i + 1]]
-        if e.any():
-            payload += u[sym_cut[i]:sym_cut[i + 1]][e].astype("<u4").tobytes()
-        out.append(payload)
-    return out
+    ends = np.cumsum(np.minimum(quo, ESCAPE) + 1)
+    bits = int(ends[-1]) + int(k.sum()) + nz_s.size
+    return BandPlan(side, u, k, esc, ends, (vals_s < 0).view(np.uint8),
+                    len(side) + (bits + 7) // 8 + 4 * n_esc)
 
 
 def decode_bands(buf: bytes, edges: np.ndarray) -> np.ndarray:

@@ -11,7 +11,7 @@ from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
 from launch_ros.actions import Node
 from launch_ros.substitutions import FindPackageShare
 
-MODES = ["progressive", "full_cloud", "full_edge"]
+MODES = ["progressive", "full_cloud", "full_tokens", "full_edge"]
 RUNTIMES = ["onnx", "onnx-int8", "torch"]
 
 ARGUMENTS = [

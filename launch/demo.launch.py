@@ -18,7 +18,7 @@ from launch_ros.substitutions import FindPackageShare
 # camera_replay and edge_node they would fall back to UDP fragments and best-effort frames get lost.
 LARGE_FRAMES_PROFILE = str(Path(prosem_core.__file__).resolve().parent / "data" / "fastdds_large_frames.xml")
 
-MODES = ["progressive", "full_cloud", "full_edge"]
+MODES = ["progressive", "full_cloud", "full_tokens", "full_edge"]
 RUNTIMES = ["onnx", "onnx-int8", "torch"]
 
 ARGUMENTS = [

@@ -12,7 +12,7 @@ from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
 from launch_ros.actions import Node
 from launch_ros.substitutions import FindPackageShare
 
-MODES = ["progressive", "full_cloud", "full_edge"]
+MODES = ["progressive", "full_cloud", "full_tokens", "full_edge"]
 RUNTIMES = ["onnx", "onnx-int8", "torch"]
 
 # name, default, description, choices. Everything not here is in the params file (config/edge.yaml).
@@ -20,7 +20,7 @@ ARGUMENTS = [
     ("namespace", "", "ROS namespace of this robot (e.g. robot1); empty = root namespace", None),
     ("params_file", PathJoinSubstitution([FindPackageShare("prosem_edge"), "config", "edge.yaml"]),
      "YAML file with the edge_node parameters not set by the arguments below", None),
-    ("mode", "progressive", "what goes over the uplink: progressive layers, full_cloud JPEG frames, "
+    ("mode", "progressive", "what goes over the uplink: progressive layers, full_cloud JPEG frames, full_tokens fp16 tokens, "
                             "or full_edge (answers on the robot); must match the cloud's mode", MODES),
     ("runtime", "onnx", "vision encoder runtime: onnx (fp32), onnx-int8 (what an NPU runs) or torch", RUNTIMES),
     ("stream_id", "", "id of this robot's stream in the cloud; empty = last component of the namespace, or robot0", None),

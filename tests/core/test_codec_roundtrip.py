@@ -187,3 +187,18 @@ def test_temporal_helpers_follow_receipts():
     tx2.confirm(100, 4)
     with pytest.raises(CodecError, match="keyframe"):
         TemporalDecoder(ae).decode(tx2.encode(frames[1], 101))
+
+
+def test_layers_of_non_adjacent_levels():
+    """A layer may code levels that are not adjacent in the coefficient scan (0 and 2 here)."""
+    x = synthetic_tokens(60, seed=12)
+    ae = MetaAutoEncoder.fit(x, layer_levels=((0, 2), (1,), (0, 1, 2)), layer_budgets=(300, 200, 900),
+                             detail_components=32, step_calibration_frames=16)
+    for frame in synthetic_tokens(3, seed=13):
+        layers = ae.encode(frame, frame_seq=1)
+        errs = [ae.model_error(frame, ae.decode(layers[:k])) for k in range(1, 4)]
+        assert all(b <= a * (1 + 1e-4) + 1e-6 for a, b in zip(errs, errs[1:]))
+        energy = ae.frame_energy(frame)
+        for k in range(1, 4):
+            measured = 1.0 - ae.model_error(frame, ae.decode(layers[:k])) / energy
+            assert ae.fidelity(layers[:k]) == pytest.approx(max(measured, 0.0), abs=3e-3)

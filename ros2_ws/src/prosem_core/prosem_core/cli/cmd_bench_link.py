@@ -1,7 +1,7 @@
 """`prosem bench link --json OUT [--quick]`: edge and cloud nodes across a real shaped link (root).
 
 Sections (all by default; pick with --only):
-  single     progressive (first/refined answer), full_cloud JPEG q90/q75, 30 % loss, 5 s cut
+  single     progressive (first/refined answer), full_cloud JPEG q90/q75, full_tokens (fp16), 30 % loss, 5 s cut
   multi      8 edge streams x 5 fps into one cloud node: memory over time, query p95 vs 1 stream
   footprint  edge_node with torch hidden: steady RSS, keeping up with 10 fps by dropping frames
 Progress goes to stderr; the JSON names each mode's median and p95, the link rate and the machine.

@@ -37,6 +37,23 @@ def test_pull_serves_missing_layers_once_per_interval():
     assert s.pull(PullRequest(seq, 0, 10), 12.0) == [0, 1, 2, 3]  # capped at the layer count
 
 
+def test_pull_waits_for_the_frame_burst_to_drain_before_resending():
+    # full_tokens: five 25 kB chunks sent together at 1 Mbit/s (the estimator's initial rate) need
+    # ~1 s to leave; the cloud's repeated pulls meanwhile must not resend chunks still queued.
+    s = _session(pull_resend_min_s=0.1)
+    seq = s.add_frame([bytes(25_000)] * 5)
+    for i in range(5):
+        s.mark_sent(seq, i, 25_000, 10.0)
+    assert s.pull(PullRequest(seq, 0b1, 5), 10.55) == [1]  # chunk 1 (0.4 s of bytes + margin) may be lost
+    assert s.pull(PullRequest(seq, 0b11, 5), 10.95) == [2, 3]
+    assert s.pull(PullRequest(seq, 0b1111, 5), 11.2) == [4]
+    # Small layers: the plain interval, as before.
+    seq = s.add_frame([b"0", b"1"])
+    s.mark_sent(seq, 0, 1, 20.0)
+    s.mark_sent(seq, 1, 1, 20.0)
+    assert s.pull(PullRequest(seq, 0b1, 2), 20.05) == [] and s.pull(PullRequest(seq, 0b1, 2), 20.3) == [1]
+
+
 def test_latest_slot_drops_to_latest_and_never_blocks():
     slot: LatestSlot[int] = LatestSlot()
     assert slot.put(1) is False

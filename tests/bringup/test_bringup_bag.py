@@ -261,7 +261,7 @@ def test_record_and_play_in_process(tmp_path, ros_context):
     from rclpy.serialization import deserialize_message
     from sensor_msgs.msg import Image
 
-    from prosem_core import bag_ros
+    from prosem_edge import bag_ros
 
     pub_node = rclpy.create_node("bag_test_pub", context=ros_context)
     cam_pub = pub_node.create_publisher(Image, "/t/camera", qos_profile_sensor_data)
@@ -375,7 +375,7 @@ def test_record_all_topics_leaves_out_system_topics(tmp_path, ros_context):
     import rclpy
     from std_msgs.msg import String
 
-    from prosem_core import bag_ros
+    from prosem_edge import bag_ros
 
     node = rclpy.create_node("bag_all_test", context=ros_context)
     pub = node.create_publisher(String, "/all/chatter", 10)

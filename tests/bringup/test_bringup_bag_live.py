@@ -18,7 +18,8 @@ from node_harness import Graph, camera_frames, wait_for
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "nodes"))
 from pipelines import double_pipeline  # noqa: E402  (the node tier's deterministic test pipeline)
-from prosem_core import bag_ros, bags
+from prosem_core import bags
+from prosem_edge import bag_ros
 
 pytestmark = pytest.mark.timeout(180)
 

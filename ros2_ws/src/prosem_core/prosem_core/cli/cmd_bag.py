@@ -1,7 +1,7 @@
 """`prosem bag record|play|info`: rosbag2 bags (metadata.yaml + .mcap) that `ros2 bag` reads too.
 
-The ROS part lives in prosem_core.bag_ros and imports rclpy only when record/play run, so
-`prosem --help` and the rest of the CLI work without a ROS environment.
+The rclpy part lives in prosem_edge.bag_ros (a ROS package) and is imported only when record/play
+run, so prosem_core stays ROS-free and `prosem --help` / `prosem bag info` work without ROS.
 """
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ def _non_negative(text: str) -> float:
 
 
 def run_record(args: argparse.Namespace) -> int:
-    from prosem_core.bag_ros import record
+    from prosem_edge.bag_ros import record
 
     try:
         stats = record(args.output, args.topics, all_topics=args.all, duration_s=args.duration)
@@ -50,7 +50,7 @@ def run_record(args: argparse.Namespace) -> int:
 
 
 def run_play(args: argparse.Namespace) -> int:
-    from prosem_core.bag_ros import play
+    from prosem_edge.bag_ros import play
 
     try:
         stats = play(

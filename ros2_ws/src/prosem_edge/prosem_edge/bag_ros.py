@@ -1,8 +1,9 @@
 """Record live topics into a rosbag2 bag and play one back, with rclpy (raw CDR, no deserialising).
 
-prosem_core must not import rclpy at import time (the core runs without ROS), so every rclpy
-import here is inside the function that needs it: importing this module costs nothing, calling
-`record` or `play` needs a ROS 2 environment.
+This is the rclpy half of `prosem bag`; it lives in a ROS package because prosem_core never imports
+rclpy. The rosbag2 format itself (writer, reader, type registration) is ROS-free in
+prosem_core.bags. rclpy is imported inside the functions, so `prosem bag info` and the rest of the
+CLI work without a ROS environment.
 
 Recording mirrors `ros2 bag record`: each topic is subscribed raw with a QoS compatible with its
 publishers (best effort if any publisher is), and every sample is written with its receive time.

@@ -22,11 +22,12 @@ import threading
 import time
 
 import rclpy
-from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+from rclpy.executors import SingleThreadedExecutor
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 
 from prosem_msgs.msg import LayerFeedback
 from prosem_msgs.srv import Query
+from prosem_edge.spin import spin_until_shutdown
 
 _FIELDS = ("success", "error", "answer", "confidence", "frame_seq", "layers_used", "bytes_used", "fidelity",
            "latency_s", "fidelity_reached", "stream_id")
@@ -164,16 +165,8 @@ def main(argv: list[str] | None = None) -> int:
     node = rclpy.create_node("prosem_bench_probe")
     Probe(node, args)
     executor = SingleThreadedExecutor()
-    executor.add_node(node)
     _emit({"ev": "ready", "t": time.time()})
-    try:
-        executor.spin()
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        node.destroy_node()
-        rclpy.try_shutdown()
-    return 0
+    return spin_until_shutdown(node, executor)
 
 
 if __name__ == "__main__":

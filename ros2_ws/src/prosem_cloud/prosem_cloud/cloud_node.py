@@ -48,6 +48,7 @@ from prosem_core.link.qos_policy import BASE_READER_QOS, FEEDBACK_QOS, REFINE_RE
 from prosem_edge.msg_convert import from_seconds, layer_in, parse_jpeg_frame_id, stream_id_for_namespace
 from prosem_edge.params import ParamSpec, check_update, declare_all
 from prosem_edge.qos import to_profile
+from prosem_edge.spin import spin_until_shutdown
 from prosem_msgs.action import Query as QueryAction
 from prosem_msgs.msg import LayerFeedback, SemanticLayer
 from prosem_msgs.srv import Query
@@ -497,25 +498,17 @@ class CloudNode(Node):
 
 def main(args: list[str] | None = None) -> int:
     rclpy.init(args=args)
-    node = executor = None
     try:
         node = CloudNode()
-        sys.setswitchinterval(node.p["gil_switch_interval_s"])  # process-wide: see the module docstring
-        executor = MultiThreadedExecutor(num_threads=node.p["num_threads"])
-        executor.add_node(node)
-        executor.spin()
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
     except ValueError as exc:  # bad parameter at start: say why, exit non-zero
         print(f"cloud_node: {exc}", flush=True)
-        return 2
-    finally:
-        if executor is not None:
-            executor.shutdown(timeout_sec=2.0)  # let running callbacks finish before their node goes
-        if node is not None:
-            node.destroy_node()
         rclpy.try_shutdown()
-    return 0
+        return 2
+    except (KeyboardInterrupt, ExternalShutdownException):
+        rclpy.try_shutdown()
+        return 0
+    sys.setswitchinterval(node.p["gil_switch_interval_s"])  # process-wide: see the module docstring
+    return spin_until_shutdown(node, MultiThreadedExecutor(num_threads=node.p["num_threads"]))
 
 
 if __name__ == "__main__":

@@ -17,12 +17,13 @@ import time
 
 import numpy as np
 import rclpy
-from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+from rclpy.executors import SingleThreadedExecutor
 from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
 from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import String
 
 from prosem_msgs.msg import SemanticLayer
+from prosem_edge.spin import spin_until_shutdown
 
 
 def _stamp_s(stamp) -> float:
@@ -110,16 +111,8 @@ def main(argv: list[str] | None = None) -> int:
     node = rclpy.create_node("prosem_bench_camera")
     BenchCamera(node, frames, args)
     executor = SingleThreadedExecutor()
-    executor.add_node(node)
     _emit({"ev": "ready", "t": time.time()})
-    try:
-        executor.spin()
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        node.destroy_node()
-        rclpy.try_shutdown()
-    return 0
+    return spin_until_shutdown(node, executor)
 
 
 if __name__ == "__main__":

@@ -19,13 +19,14 @@ from collections import OrderedDict
 
 import numpy as np
 import rclpy
-from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+from rclpy.executors import SingleThreadedExecutor
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 
 from prosem_core.codec import read_header
 from prosem_core.pipeline import default_pipeline
 from prosem_edge.msg_convert import from_seconds
 from prosem_msgs.msg import LayerFeedback, SemanticLayer
+from prosem_edge.spin import spin_until_shutdown
 
 CODEC_ID = "prosem-mae/1"
 HELD_FRAMES = 16
@@ -125,16 +126,8 @@ def main(argv: list[str] | None = None) -> int:
 
     node.create_timer(1.0 / args.fps, tick)
     executor = SingleThreadedExecutor()
-    executor.add_node(node)
     _emit({"ev": "ready", "t": time.time()})
-    try:
-        executor.spin()
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        node.destroy_node()
-        rclpy.try_shutdown()
-    return 0
+    return spin_until_shutdown(node, executor)
 
 
 if __name__ == "__main__":

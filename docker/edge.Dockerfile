@@ -45,17 +45,17 @@ RUN apt-get update \
 COPY docker/requirements-edge.txt /tmp/requirements-edge.txt
 RUN pip install -r /tmp/requirements-edge.txt
 
-# The workspace: interfaces, the ROS-free core and the edge node (no cloud package on the robot).
-# launch/ and config/ sit beside ros2_ws/ as in the repository: the packages' setup.py install them.
+# The workspace: interfaces, the ROS-free core, the shared ROS glue, the edge node and the launch
+# files (prosem_bringup installs them; no cloud package on the robot).
 WORKDIR /opt/prosem/ws
 COPY ros2_ws/src/prosem_msgs ros2_ws/src/prosem_msgs
 COPY ros2_ws/src/prosem_core ros2_ws/src/prosem_core
+COPY ros2_ws/src/prosem_ros ros2_ws/src/prosem_ros
 COPY ros2_ws/src/prosem_edge ros2_ws/src/prosem_edge
-COPY launch launch
-COPY config config
+COPY ros2_ws/src/prosem_bringup ros2_ws/src/prosem_bringup
 RUN . "/opt/ros/${ROS_DISTRO}/setup.bash" \
     && colcon --log-base /tmp/colcon-log build --base-paths ros2_ws/src \
-        --packages-select prosem_msgs prosem_core prosem_edge \
+        --packages-select prosem_msgs prosem_core prosem_ros prosem_edge prosem_bringup \
         --build-base /tmp/colcon-build --install-base /opt/prosem/ws/install \
         --cmake-args -DBUILD_TESTING=OFF \
     && rm -rf /tmp/colcon-build /tmp/colcon-log
@@ -69,4 +69,4 @@ ENV FASTDDS_DEFAULT_PROFILES_FILE=/opt/prosem/fastdds_large_frames.xml
 
 # The edge needs no inbound port with DDS on a LAN; with zenoh it dials out to the cloud router.
 ENTRYPOINT ["/opt/prosem/entrypoint.sh"]
-CMD ["ros2", "launch", "prosem_edge", "edge.launch.py"]
+CMD ["ros2", "launch", "prosem_bringup", "edge.launch.py"]

@@ -1,50 +1,18 @@
-"""A replayed camera (camera_replay) for machines without one: bundled demo sequence, a folder of
-images, a video file or a bag, published as sensor_msgs/Image on <namespace>/camera/image_raw.
+"""Thin wrapper for running from a checkout: `ros2 launch launch/camera.launch.py [ARG:=VALUE ...]`.
 
-    ros2 launch prosem_edge camera.launch.py source:=/data/frames rate_hz:=10.0
+The launch file itself lives in the prosem_bringup package (ros2_ws/src/prosem_bringup/launch/) and is
+installed with it, so after `colcon build` the same file runs as `ros2 launch prosem_bringup camera.launch.py`.
+Launch arguments given on the command line reach it unchanged (`--show-args` lists them).
 """
-from launch import LaunchDescription
-from launch.actions import DeclareLaunchArgument
-from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
-from launch_ros.actions import Node
-from launch_ros.substitutions import FindPackageShare
+from pathlib import Path
 
-# name, default, description: one launch argument per knob worth changing at launch time; the rest
-# lives in the params file.
-ARGUMENTS = [
-    ("namespace", "", "ROS namespace of the robot (e.g. robot1): the camera publishes <namespace>/camera/image_raw"),
-    ("params_file", PathJoinSubstitution([FindPackageShare("prosem_edge"), "config", "camera_replay.yaml"]),
-     "YAML file with the camera_replay parameters not set by the arguments below"),
-    ("source", "demo", "what to replay: 'demo' (bundled sequence), 'demo:cat,shapes', a folder of images, "
-                       "a video file, or a rosbag2 bag folder"),
-    ("rate_hz", "5.0", "frames published per second"),
-    ("loop", "true", "start again at the end of the source"),
-    ("width", "0", "output width in pixels (0 = as the source)"),
-    ("height", "0", "output height in pixels (0 = as the source)"),
-    ("image_topic", "camera/image_raw", "topic the images are published on (relative names go under the namespace)"),
-    ("log_level", "info", "log level of the node (debug, info, warn, error)"),
-]
+from launch.actions import IncludeLaunchDescription
+from launch.launch_description_sources import PythonLaunchDescriptionSource
+
+from launch import LaunchDescription
+
+PACKAGE_FILE = Path(__file__).resolve().parent.parent / "ros2_ws" / "src" / "prosem_bringup" / "launch" / "camera.launch.py"
 
 
 def generate_launch_description() -> LaunchDescription:
-    args = [DeclareLaunchArgument(name, default_value=default, description=text) for name, default, text in ARGUMENTS]
-    camera = Node(
-        package="prosem_edge",
-        executable="camera_replay",
-        name="camera_replay",
-        namespace=LaunchConfiguration("namespace"),
-        parameters=[
-            LaunchConfiguration("params_file"),
-            {
-                "source": LaunchConfiguration("source"),
-                "rate_hz": LaunchConfiguration("rate_hz"),
-                "loop": LaunchConfiguration("loop"),
-                "width": LaunchConfiguration("width"),
-                "height": LaunchConfiguration("height"),
-            },
-        ],
-        remappings=[("camera/image_raw", LaunchConfiguration("image_topic"))],
-        arguments=["--ros-args", "--log-level", LaunchConfiguration("log_level")],
-        output="screen",
-    )
-    return LaunchDescription([*args, camera])
+    return LaunchDescription([IncludeLaunchDescription(PythonLaunchDescriptionSource(str(PACKAGE_FILE)))])

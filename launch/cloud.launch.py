@@ -1,50 +1,18 @@
-"""The cloud side: cloud_node (layer assembly, decoding, the prosem/query service and action).
+"""Thin wrapper for running from a checkout: `ros2 launch launch/cloud.launch.py [ARG:=VALUE ...]`.
 
-    ros2 launch prosem_cloud cloud.launch.py namespaces:="['robot1', 'robot2']"
-
-Serves one robot per entry of `namespaces` (its NS/prosem/layers, NS/prosem/feedback, ...);
-the query service and action are <namespace>/prosem/query of this node.
+The launch file itself lives in the prosem_bringup package (ros2_ws/src/prosem_bringup/launch/) and is
+installed with it, so after `colcon build` the same file runs as `ros2 launch prosem_bringup cloud.launch.py`.
+Launch arguments given on the command line reach it unchanged (`--show-args` lists them).
 """
+from pathlib import Path
+
+from launch.actions import IncludeLaunchDescription
+from launch.launch_description_sources import PythonLaunchDescriptionSource
+
 from launch import LaunchDescription
-from launch.actions import DeclareLaunchArgument
-from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
-from launch_ros.actions import Node
-from launch_ros.substitutions import FindPackageShare
 
-MODES = ["progressive", "full_cloud", "full_tokens", "full_edge"]
-RUNTIMES = ["onnx", "onnx-int8", "torch"]
-
-ARGUMENTS = [
-    ("namespace", "", "ROS namespace of the cloud node (its prosem/query service lives there)", None),
-    ("params_file", PathJoinSubstitution([FindPackageShare("prosem_cloud"), "config", "cloud.yaml"]),
-     "YAML file with the cloud_node parameters not set by the arguments below", None),
-    ("namespaces", "['']", "robot namespaces to serve, as a YAML list (e.g. \"['robot1', 'robot2']\"); "
-                           "'' = the cloud node's own namespace", None),
-    ("mode", "progressive", "what the robots send (must match their edge mode)", MODES),
-    ("runtime", "torch", "full_cloud mode: runtime of the vision encoder that runs in the cloud", RUNTIMES),
-    ("auth_key_file", "", "file with the HMAC key shared with the robots; with a key, untagged layers are rejected", None),
-    ("log_level", "info", "log level of the node (debug, info, warn, error)", None),
-]
+PACKAGE_FILE = Path(__file__).resolve().parent.parent / "ros2_ws" / "src" / "prosem_bringup" / "launch" / "cloud.launch.py"
 
 
 def generate_launch_description() -> LaunchDescription:
-    args = [DeclareLaunchArgument(name, default_value=default, description=text, choices=choices)
-            for name, default, text, choices in ARGUMENTS]
-    cloud = Node(
-        package="prosem_cloud",
-        executable="cloud_node",
-        name="prosem_cloud",
-        namespace=LaunchConfiguration("namespace"),
-        parameters=[
-            LaunchConfiguration("params_file"),
-            {
-                "namespaces": LaunchConfiguration("namespaces"),
-                "mode": LaunchConfiguration("mode"),
-                "runtime": LaunchConfiguration("runtime"),
-                "auth_key_file": LaunchConfiguration("auth_key_file"),
-            },
-        ],
-        arguments=["--ros-args", "--log-level", LaunchConfiguration("log_level")],
-        output="screen",
-    )
-    return LaunchDescription([*args, cloud])
+    return LaunchDescription([IncludeLaunchDescription(PythonLaunchDescriptionSource(str(PACKAGE_FILE)))])

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """`make demo`: the whole system as a robot and a cloud server would run it, on one machine.
 
-- cloud_node and edge_node start as separate processes (their console scripts, the YAML in config/);
+- cloud_node and edge_node start as separate processes (their console scripts, the YAML of prosem_bringup/config/);
 - camera_replay plays the bundled camera sequence, one scene at a time (a cat, a cup of coffee, a
   rocket, an easy-VQA shape image), 640x480;
 - scripted questions go through the real `prosem/query` service: a first answer from what the cloud
@@ -20,7 +20,6 @@ import json
 import os
 import queue
 import random
-import shutil
 import subprocess
 import sys
 import threading
@@ -30,6 +29,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.prefix) / "bin"
+CONFIG = ROOT / "ros2_ws" / "src" / "prosem_bringup" / "config"
 CAMERA_RATE_HZ = 2.0  # the edge encodes every frame; the cloud keeps 16, i.e. 8 s of history
 FIRST_FRAME_WAIT_S = 60.0  # start-up: models load in both processes
 SCENE_FRAME_WAIT_S = 30.0  # a loaded host can stall DDS for seconds
@@ -103,7 +103,7 @@ class Sides:
         self.link = None
         self.rate_bps = rate_bps
 
-    def __enter__(self) -> "Sides":
+    def __enter__(self) -> Sides:
         if self.shaped:
             from prosem_core.bench.netns import LinkConfig, ShapedLink
 
@@ -253,8 +253,8 @@ def run_demo(shaped: bool, rate_bps: int, out: Path, deadline: float, push_layer
     rows: list[Row] = []
     info: dict = {}
     with Sides(shaped, rate_bps, log_dir) as sides:
-        sides.start("cloud_node", "cloud", [str(BIN / "cloud_node"), "--ros-args", "--params-file", str(ROOT / "config/cloud.yaml")])
-        sides.start("edge_node", "edge", [str(BIN / "edge_node"), "--ros-args", "--params-file", str(ROOT / "config/edge.yaml"),
+        sides.start("cloud_node", "cloud", [str(BIN / "cloud_node"), "--ros-args", "--params-file", str(CONFIG / "cloud.yaml")])
+        sides.start("edge_node", "edge", [str(BIN / "edge_node"), "--ros-args", "--params-file", str(CONFIG / "edge.yaml"),
                                           "-p", f"max_layers_per_frame:={push_layers}"])
         # One camera for the whole run, started now so its start-up overlaps the nodes' model loading;
         # scenes are switched through its `source` parameter.

@@ -3,7 +3,8 @@
 #   - apt build tools (cmake, g++, ninja) only when missing
 #   - .venv with real ROS 2 Kilted (rclpy + Fast DDS) from PyPI wheels, torch (CPU), onnxruntime, ...
 #   - prosem_msgs built with CMake and installed into the venv (importable without sourcing)
-#   - prosem_core / prosem_edge / prosem_cloud installed editable (console scripts in .venv/bin)
+#   - the workspace's Python packages installed editable (console scripts in .venv/bin) and
+#     registered in the venv's ament index (ros2 run / ros2 launch find them where the CLI exists)
 # A second run only checks stamps and finishes in seconds.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -82,13 +83,18 @@ else
   say "prosem_msgs up to date"
 fi
 
-# ---- 4. the project's Python packages (editable) ------------------------------------------------
-pkgs_hash=$(cat "$ROOT"/ros2_ws/src/prosem_{core,edge,cloud}/setup.py | sha256sum | cut -c1-16)
+# ---- 4. the project's Python packages (editable) and their ament index entries -------------------
+# Every ament_python package of the workspace; installed in dependency order (core, glue, nodes, ...).
+PKGS=(prosem_core prosem_ros prosem_edge prosem_cloud prosem_bench prosem_bringup)
+pkgs_hash=$(cd "$ROOT/ros2_ws/src" && cat "${PKGS[@]/%//setup.py}" "${PKGS[@]/%//package.xml}" "$ROOT/scripts/ament_index_venv.py" \
+  | sha256sum | cut -c1-16)
 if [ "$(cat "$stamp_dir/pkgs" 2>/dev/null)" != "$pkgs_hash" ]; then
-  say "installing prosem_core, prosem_edge, prosem_cloud (editable)"
-  for p in prosem_core prosem_edge prosem_cloud; do
+  say "installing ${PKGS[*]} (editable)"
+  for p in "${PKGS[@]}"; do
     "$VPY" -m pip install -q --no-deps --no-build-isolation -e "$ROOT/ros2_ws/src/$p"
-  done || true
+  done
+  # `ros2 run` / `ros2 launch <pkg>` find packages through the ament index, which pip does not write.
+  "$VPY" "$ROOT/scripts/ament_index_venv.py" --prefix "$VENV"
   echo "$pkgs_hash" > "$stamp_dir/pkgs"
 else
   say "project packages up to date"

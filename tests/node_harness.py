@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import numpy as np
 import rclpy
@@ -13,12 +14,12 @@ from rclpy.action import ActionClient
 from rclpy.context import Context
 from rclpy.executors import MultiThreadedExecutor
 from rclpy.parameter import Parameter
+from rosutil import domain_id
 from sensor_msgs.msg import Image
 
 from prosem_core import images
 from prosem_msgs.action import Query as QueryAction
 from prosem_msgs.srv import Query
-from rosutil import domain_id
 
 
 def camera_frames(n: int = 4, size: tuple[int, int] = (480, 640)) -> list[np.ndarray]:
@@ -73,7 +74,7 @@ class Graph:
         except Exception:  # shutdown races end the spin
             pass
 
-    def __enter__(self) -> "Graph":
+    def __enter__(self) -> Graph:
         if self.edge is not None:
             assert self.edge.ready.wait(60), "edge models did not build"
         return self

@@ -5,7 +5,6 @@ from __future__ import annotations
 import functools
 
 import numpy as np
-
 from node_harness import camera_frames
 
 # Routed to the easy-VQA head (numpy, ~1 ms): node tests test the nodes, not MiniLM's load time.

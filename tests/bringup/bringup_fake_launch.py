@@ -18,9 +18,10 @@ import os
 import re
 import sys
 import types
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import yaml
 
@@ -107,7 +108,8 @@ class IncludeLaunchDescription(Action):
 class GroupAction(Action):
     def __init__(self, actions, *, scoped=True, forwarding=True, launch_configurations=None, **kwargs):
         super().__init__(**kwargs)
-        self.actions, self.scoped = list(actions), scoped
+        self.actions, self.scoped, self.forwarding = list(actions), scoped, forwarding
+        self.launch_configurations = dict(launch_configurations or {})
 
 
 class LogInfo(Action):
@@ -185,6 +187,7 @@ class NodeDesc:
     remappings: list[tuple[str, str]]
     arguments: list[str]
     launch_file: Path
+    env: dict[str, str] = field(default_factory=dict)  # what SetEnvironmentVariable set for this node
 
     def parameters(self) -> dict[str, Any]:
         """What the node starts with: matching entries of every YAML file, then the dict overrides."""
@@ -346,13 +349,23 @@ def _evaluate_entities(entities, ctx: Context, nodes: list, declared: list, path
             if entity.choices and ctx.configs[entity.name] not in entity.choices:
                 raise LaunchError(f"{path.name}: {entity.name}={ctx.configs[entity.name]!r} not in {entity.choices}")
         elif isinstance(entity, IncludeLaunchDescription):
-            child = Context(dict(ctx.configs), ctx.share, ctx.namespace, dict(ctx.env))
+            # Real launch does NOT scope an include: its launch_arguments and every configuration its
+            # DeclareLaunchArguments set stay in the context for whatever comes after it (only a
+            # scoped GroupAction around the include keeps them in).
             for key, value in entity.launch_arguments:
-                child.configs[_text(key, ctx)] = _text(value, ctx)
-            _evaluate_file(Path(_text(entity.source.launch_file_path, ctx)), child, nodes, declared)
+                ctx.configs[_text(key, ctx)] = _text(value, ctx)
+            _evaluate_file(Path(_text(entity.source.launch_file_path, ctx)), ctx, nodes, declared)
         elif isinstance(entity, GroupAction):
-            inner = Context(dict(ctx.configs), ctx.share, ctx.namespace, dict(ctx.env)) if entity.scoped else ctx
-            _evaluate_entities(entity.actions, inner, nodes, declared, path)
+            given = {_text(k, ctx): _text(v, ctx) for k, v in entity.launch_configurations.items()}  # in the outer scope
+            if not entity.scoped:
+                ctx.configs.update(given)
+                _evaluate_entities(entity.actions, ctx, nodes, declared, path)
+            elif entity.forwarding:
+                inner = Context({**ctx.configs, **given}, ctx.share, ctx.namespace, dict(ctx.env))
+                _evaluate_entities(entity.actions, inner, nodes, declared, path)
+            else:  # cleared: only the given configurations, the environment launch started with
+                inner = Context(given, ctx.share, "", {})  # the ROS namespace is a configuration too
+                _evaluate_entities(entity.actions, inner, nodes, declared, path)
         elif isinstance(entity, PushRosNamespace):
             ctx.namespace = _join_ns(ctx.namespace, _text(entity.namespace, ctx))
         elif isinstance(entity, SetEnvironmentVariable):
@@ -380,6 +393,7 @@ def _evaluate_entities(entities, ctx: Context, nodes: list, declared: list, path
                 remappings=[(_text(a, ctx), _text(b, ctx)) for a, b in entity.remappings],
                 arguments=[_text(a, ctx) for a in entity.arguments],
                 launch_file=path,
+                env=dict(ctx.env),
             ))
         else:
             raise LaunchError(f"{path.name}: the fake launch cannot evaluate {type(entity).__name__}")

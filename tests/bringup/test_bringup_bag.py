@@ -38,8 +38,9 @@ def _rgb(seed: int, h: int = 48, w: int = 64) -> np.ndarray:
 
 def _layer_cdr(frame_seq: int, layer_index: int, payload: bytes) -> bytes:
     """A SemanticLayer serialised by rclpy itself (what the edge node puts on the wire)."""
-    from prosem_msgs.msg import SemanticLayer
     from rclpy.serialization import serialize_message
+
+    from prosem_msgs.msg import SemanticLayer
 
     msg = SemanticLayer()
     msg.header.stamp.sec = 100 + frame_seq
@@ -256,12 +257,12 @@ def _spin_until(ctx, node, cond, timeout):
 
 def test_record_and_play_in_process(tmp_path, ros_context):
     import rclpy
-    from prosem_msgs.msg import SemanticLayer
     from rclpy.qos import qos_profile_sensor_data
     from rclpy.serialization import deserialize_message
     from sensor_msgs.msg import Image
 
-    from prosem_edge import bag_ros
+    from prosem_msgs.msg import SemanticLayer
+    from prosem_ros import bag_ros
 
     pub_node = rclpy.create_node("bag_test_pub", context=ros_context)
     cam_pub = pub_node.create_publisher(Image, "/t/camera", qos_profile_sensor_data)
@@ -375,7 +376,7 @@ def test_record_all_topics_leaves_out_system_topics(tmp_path, ros_context):
     import rclpy
     from std_msgs.msg import String
 
-    from prosem_edge import bag_ros
+    from prosem_ros import bag_ros
 
     node = rclpy.create_node("bag_all_test", context=ros_context)
     pub = node.create_publisher(String, "/all/chatter", 10)

@@ -13,13 +13,13 @@ import time
 from pathlib import Path
 
 import pytest
-
 from node_harness import Graph, camera_frames, wait_for
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "nodes"))
 from pipelines import double_pipeline  # noqa: E402  (the node tier's deterministic test pipeline)
+
 from prosem_core import bags
-from prosem_edge import bag_ros
+from prosem_ros import bag_ros
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -35,9 +35,9 @@ def _stamp_ns(stamp) -> int:
 
 def _tap_layers(g: Graph) -> dict[int, int]:
     """frame_seq -> capture stamp (ns) of the layers this graph's edge publishes."""
-    from prosem_msgs.msg import SemanticLayer
-
     from rclpy.qos import QoSProfile, ReliabilityPolicy
+
+    from prosem_msgs.msg import SemanticLayer
 
     seen: dict[int, int] = {}
     # Best effort: matches the edge's base-layer writer whichever base_reliability it uses.

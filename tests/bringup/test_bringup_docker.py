@@ -16,7 +16,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).parent))
 from bringup_fake_launch import evaluate, installed_fake_launch  # noqa: E402
-from test_bringup_launch import console_scripts, setup_kwargs  # noqa: E402
+from test_bringup_launch import SRC, console_scripts, setup_kwargs  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCKER = ROOT / "docker"
@@ -54,7 +54,7 @@ def ros_packages() -> dict[str, Path]:
 def installed_share_files(package: str) -> set[str]:
     """share/<package>/... paths its setup.py installs (relative to share/<package>)."""
     files = set()
-    for dest, items in setup_kwargs(package).get("data_files", []):
+    for dest, items in setup_kwargs(SRC / package).get("data_files", []):
         if dest.startswith(f"share/{package}"):
             sub = dest[len(f"share/{package}"):].strip("/")
             files |= {"/".join(p for p in (sub, Path(i).name) if p) for i in items}
@@ -63,26 +63,10 @@ def installed_share_files(package: str) -> set[str]:
 
 def declared_launch_args(package: str, launch_file: str) -> set[str]:
     """Launch arguments a launch file (as installed by `package`) declares, via the fake launch."""
-    assert launch_file in {Path(f).name for f in installed_share_files(package)}, f"{package} does not install {launch_file}"
+    assert f"launch/{launch_file}" in installed_share_files(package), f"{package} does not install {launch_file}"
     with installed_fake_launch():
-        _, declared = _evaluate_declared(ROOT / "launch" / launch_file)
+        _, declared = evaluate(SRC / package / "launch" / launch_file, {}, {})
     return {d.name for d in declared}
-
-
-def _evaluate_declared(path: Path):
-    # Build a share mapping from the data_files so includes resolve like an installed workspace.
-    import tempfile
-
-    prefix = Path(tempfile.mkdtemp(prefix="prosem-share-"))
-    try:
-        for pkg in ("prosem_edge", "prosem_cloud"):
-            for dest, items in setup_kwargs(pkg)["data_files"]:
-                (prefix / dest).mkdir(parents=True, exist_ok=True)
-                for item in items:
-                    shutil.copy(ROOT / "ros2_ws" / "src" / pkg / item, prefix / dest)
-        return evaluate(path, {}, {pkg: prefix / "share" / pkg for pkg in ("prosem_edge", "prosem_cloud")})
-    finally:
-        shutil.rmtree(prefix, ignore_errors=True)
 
 
 def check_command(argv: list[str], where: str) -> None:
@@ -207,6 +191,7 @@ def test_compose_services_profiles_and_commands():
             edge = svc["network_mode"].split(":", 1)[1]
             assert svc["network_mode"] == svc["ipc"] == f"service:{edge}" and edge in svc["depends_on"], name
             assert services[edge]["ipc"] == "shareable" and "edge.launch.py" in services[edge]["command"], name
+            assert svc["image"] == services[edge]["image"] == "prosem-edge:latest", f"{name}: the camera runs from the edge image"
     edge_text = DOCKERFILES["edge"].read_text()
     profile = re.search(r"ENV FASTDDS_DEFAULT_PROFILES_FILE=(\S+)", edge_text).group(1)
     assert re.search(rf"COPY \S+fastdds_large_frames.xml {re.escape(profile)}", edge_text)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import importlib
 import inspect
 import os
-import runpy
 import shutil
 import sys
 from pathlib import Path
@@ -26,37 +25,28 @@ from pipelines import double_pipeline  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 SRC = ROOT / "ros2_ws" / "src"
-PACKAGES = ("prosem_edge", "prosem_cloud")
-LAUNCH_FILES = sorted((ROOT / "launch").glob("*.launch.py"))
+BRINGUP = SRC / "prosem_bringup"
+LAUNCH_FILES = sorted((BRINGUP / "launch").glob("*.launch.py"))
+CONFIG_FILES = sorted((BRINGUP / "config").glob("*.yaml"))
 
+sys.path.insert(0, str(ROOT / "scripts"))
+from ament_index_venv import ament_python_packages, setup_kwargs  # noqa: E402  (one reading of setup.py)
 
-def setup_kwargs(package: str) -> dict:
-    """The keyword arguments a package's setup.py passes to setup() (run with setup() captured)."""
-    import setuptools
-
-    captured = {}
-    old_setup, old_cwd = setuptools.setup, os.getcwd()
-    setuptools.setup = lambda **kw: captured.update(kw)
-    try:
-        os.chdir(SRC / package)  # data_files paths are relative to setup.py's folder
-        runpy.run_path(str(SRC / package / "setup.py"), run_name="__main__")
-    finally:
-        setuptools.setup = old_setup
-        os.chdir(old_cwd)
-    return captured
+PACKAGES = tuple(p.name for p in ament_python_packages())
 
 
 def console_scripts(package: str) -> dict[str, str]:
-    entries = setup_kwargs(package).get("entry_points", {}).get("console_scripts", [])
+    entries = setup_kwargs(SRC / package).get("entry_points", {}).get("console_scripts", [])
     return {e.split("=")[0].strip(): e.split("=")[1].strip() for e in entries}
 
 
 @pytest.fixture(scope="module")
 def share(tmp_path_factory) -> dict[str, Path]:
-    """An install prefix made the way `setup.py install` / colcon lay out data_files."""
+    """An install prefix made the way `setup.py install` / colcon lay out data_files (copies, so the
+    launch files are evaluated from share/, away from the source tree)."""
     prefix = tmp_path_factory.mktemp("install")
     for package in PACKAGES:
-        for dest, files in setup_kwargs(package)["data_files"]:
+        for dest, files in setup_kwargs(SRC / package)["data_files"]:
             for rel in files:
                 src = (SRC / package / rel).resolve()
                 assert src.is_file(), f"{package}/setup.py installs {rel}, which does not exist"
@@ -66,14 +56,61 @@ def share(tmp_path_factory) -> dict[str, Path]:
 
 
 def run_launch(name: str, share, **args):
+    """Evaluate the installed copy (share/prosem_bringup/launch/NAME), as `ros2 launch prosem_bringup NAME`."""
     with installed_fake_launch():
-        return evaluate(ROOT / "launch" / name, {k: str(v) for k, v in args.items()}, share)
+        return evaluate(share["prosem_bringup"] / "launch" / name, {k: str(v) for k, v in args.items()}, share)
 
 
 def test_every_launch_and_config_file_is_installed(share):
-    installed = {p.name for s in share.values() for p in s.rglob("*") if p.is_file()}
-    for path in [*LAUNCH_FILES, *(ROOT / "config").glob("*.yaml")]:
-        assert path.name in installed, f"{path.relative_to(ROOT)} is not in any package's data_files"
+    installed = {p.relative_to(share["prosem_bringup"]).as_posix() for p in share["prosem_bringup"].rglob("*") if p.is_file()}
+    for path in [*LAUNCH_FILES, *CONFIG_FILES]:
+        assert path.relative_to(BRINGUP).as_posix() in installed, f"{path.relative_to(ROOT)} is not installed by prosem_bringup"
+    # Nothing outside a package installs launch or config files (packages are self-contained).
+    for package in PACKAGES:
+        for _, files in setup_kwargs(SRC / package)["data_files"]:
+            for rel in files:
+                assert (SRC / package / rel).resolve().is_relative_to(SRC / package), f"{package} installs {rel}"
+
+
+@pytest.mark.parametrize("launch_file", [p.name for p in LAUNCH_FILES])
+def test_checkout_wrappers_reach_the_package_files(launch_file, share):
+    """`ros2 launch launch/NAME` from a checkout starts the same nodes, with the same parameters, as
+    `ros2 launch prosem_bringup NAME` after colcon."""
+    wrapper = ROOT / "launch" / launch_file
+    assert wrapper.is_file(), f"launch/{launch_file} (thin wrapper) is missing"
+    with installed_fake_launch():
+        from_checkout, declared_checkout = evaluate(wrapper, {"namespace": "r9"}, share)
+    installed, declared = run_launch(launch_file, share, namespace="r9")
+    assert [(n.fqn(), n.parameters()) for n in from_checkout] == [(n.fqn(), n.parameters()) for n in installed]
+    assert {d.name for d in declared_checkout} == {d.name for d in declared}
+
+
+def test_each_node_of_the_demo_gets_its_own_params_file(share):
+    """The stand-in does not scope includes (like real launch), so this fails if demo.launch.py lets
+    one include's params_file default leak into the next."""
+    nodes, _ = run_launch("demo.launch.py", share)
+    files = {n.executable: [p.name for p in n.param_files] for n in nodes}
+    assert files == {"cloud_node": ["cloud.yaml"], "edge_node": ["edge.yaml"], "camera_replay": ["camera_replay.yaml"]}
+
+
+def test_stand_in_leaks_like_real_launch_without_a_scope(share, tmp_path):
+    """The stand-in must reproduce the real leak, or the test above would prove nothing: two plain
+    includes, and the second node starts with the first file's YAML."""
+    launch_dir = share["prosem_bringup"] / "launch"
+    unscoped = tmp_path / "unscoped.launch.py"
+    unscoped.write_text(
+        "from launch import LaunchDescription\n"
+        "from launch.actions import IncludeLaunchDescription\n"
+        "from launch.launch_description_sources import PythonLaunchDescriptionSource\n"
+        "def generate_launch_description():\n"
+        "    return LaunchDescription([\n"
+        f"        IncludeLaunchDescription(PythonLaunchDescriptionSource({str(launch_dir / 'cloud.launch.py')!r})),\n"
+        f"        IncludeLaunchDescription(PythonLaunchDescriptionSource({str(launch_dir / 'edge.launch.py')!r})),\n"
+        "    ])\n")
+    with installed_fake_launch():
+        nodes, _ = evaluate(unscoped, {}, share)
+    edge = next(n for n in nodes if n.executable == "edge_node")
+    assert [p.name for p in edge.param_files] == ["cloud.yaml"]
 
 
 @pytest.mark.parametrize("launch_file", [p.name for p in LAUNCH_FILES])
@@ -99,13 +136,10 @@ def test_demo_nodes_namespaces_and_argument_flow(share):
         ("prosem_cloud", "cloud_node"), ("prosem_edge", "camera_replay"), ("prosem_edge", "edge_node")]
     assert all(n.namespace == "" for n in nodes)
 
-    # The demo sets a Fast DDS profile for raw frames; the file it names exists.
-    with installed_fake_launch():
-        from bringup_fake_launch import Context, _evaluate_file
-
-        ctx = Context(configs={}, share=share)
-        _evaluate_file(ROOT / "launch" / "demo.launch.py", ctx, [], [])
-    assert Path(ctx.env["FASTDDS_DEFAULT_PROFILES_FILE"]).is_file() or os.environ.get("FASTDDS_DEFAULT_PROFILES_FILE")
+    # The demo gives each node a Fast DDS profile for raw frames (set inside each scope, since a
+    # non-forwarding group resets the environment); the file it names exists.
+    for n in nodes:
+        assert Path(n.env["FASTDDS_DEFAULT_PROFILES_FILE"]).is_file() or os.environ.get("FASTDDS_DEFAULT_PROFILES_FILE")
 
     nodes, _ = run_launch("demo.launch.py", share, namespace="robot1", mode="full_cloud", source="demo:cat", rate_hz="2.0")
     by_exe = {n.executable: n for n in nodes}
@@ -131,7 +165,7 @@ def test_edge_remapping_choices_and_multi_robot_cloud(share):
 def test_yaml_files_are_ros_params_files_that_target_a_launched_node(share):
     nodes, _ = run_launch("demo.launch.py", share, namespace="robot7")
     targeted = {p.name for n in nodes for p in n.param_files}
-    for path in (ROOT / "config").glob("*.yaml"):
+    for path in CONFIG_FILES:
         data = yaml.safe_load(path.read_text())
         assert data and all("ros__parameters" in body for body in data.values()), path.name
         assert path.name in targeted, f"{path.name} is loaded by no node of demo.launch.py"
@@ -146,9 +180,14 @@ def test_yaml_files_are_ros_params_files_that_target_a_launched_node(share):
 def _node_class(package: str, executable: str):
     from rclpy.node import Node
 
-    module = importlib.import_module(console_scripts(package)[executable].split(":")[0])
-    classes = [c for _, c in inspect.getmembers(module, inspect.isclass)
-               if issubclass(c, Node) and c is not Node and c.__module__ == module.__name__]
+    # The console script's module, or (for a thin entry module such as prosem_edge.edge_main) the
+    # module named after the executable.
+    for name in (console_scripts(package)[executable].split(":")[0], f"{package}.{executable}"):
+        module = importlib.import_module(name)
+        classes = [c for _, c in inspect.getmembers(module, inspect.isclass)
+                   if issubclass(c, Node) and c is not Node and c.__module__ == module.__name__]
+        if classes:
+            break
     assert len(classes) == 1, f"{module.__name__}: expected one Node subclass, found {classes}"
     return classes[0]
 
@@ -207,7 +246,7 @@ def test_rcl_reads_each_yaml_into_the_real_node(yaml_name, package, executable):
     import rclpy
     from rclpy.context import Context
 
-    path = ROOT / "config" / yaml_name
+    path = BRINGUP / "config" / yaml_name
     want = {}
     for body in yaml.safe_load(path.read_text()).values():
         want.update(body["ros__parameters"])

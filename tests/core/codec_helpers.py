@@ -20,7 +20,7 @@ def synthetic_tokens(n: int, seed: int) -> np.ndarray:
     return x.astype(np.float32)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def small_codec(model_kind: str = "matrix") -> MetaAutoEncoder:
     """"matrix": a model map W [24, D] and a truncated detail level; "none": plain error, full basis."""
     rng = np.random.default_rng(7)

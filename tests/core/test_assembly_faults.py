@@ -3,8 +3,8 @@ import threading
 
 import numpy as np
 import pytest
-
 from layer_helpers import frame_layers, small_codec, structured_tokens
+
 from prosem_core import auth
 from prosem_core.assembly import Assembler, AssemblyConfig, LayerIn
 from prosem_core.codec import read_header

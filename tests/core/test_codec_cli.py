@@ -2,11 +2,10 @@
 from __future__ import annotations
 
 import numpy as np
+from codec_helpers import synthetic_tokens
 
 from prosem_core.cli.main import main
 from prosem_core.codec import MetaAutoEncoder
-
-from codec_helpers import synthetic_tokens
 
 
 def test_calibrate_from_tokens(tmp_path, capsys):

@@ -6,11 +6,10 @@ import zlib
 
 import numpy as np
 import pytest
+from codec_helpers import small_codec, synthetic_tokens
 
 from prosem_core.codec import CodecError, read_header
 from prosem_core.codec.layer_format import HEADER_SIZE
-
-from codec_helpers import small_codec, synthetic_tokens
 
 N_CASES = 10_000
 

@@ -3,11 +3,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from codec_helpers import D, T, small_codec, synthetic_tokens
 
 from prosem_core.codec import CodecError, MetaAutoEncoder, read_header
 from prosem_core.codec.layer_format import HEADER_SIZE
-
-from codec_helpers import D, T, small_codec, synthetic_tokens
 
 
 def _model_error(ae: MetaAutoEncoder, x: np.ndarray, xh: np.ndarray) -> float:

@@ -3,8 +3,8 @@ import math
 
 import numpy as np
 import pytest
-
 from link_sim import SimLink
+
 from prosem_core.edge_session import EdgeSession, EdgeSessionConfig
 from prosem_core.link.controller import RateController, RateControllerConfig
 from prosem_core.link.estimator import EstimatorConfig, LinkEstimate, LinkEstimator

@@ -2,8 +2,8 @@
 import math
 
 import pytest
-
 from link_sim import SimLink
+
 from prosem_core.link.estimator import EstimatorConfig, Feedback, LinkEstimator
 
 

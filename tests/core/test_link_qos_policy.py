@@ -3,7 +3,12 @@ import pytest
 
 from prosem_core.link.estimator import LinkEstimate
 from prosem_core.link.qos_policy import (
-    BASE_READER_QOS, FEEDBACK_QOS, REFINE_READER_QOS, QosPolicyConfig, QosSpec, layer_qos_for_link,
+    BASE_READER_QOS,
+    FEEDBACK_QOS,
+    REFINE_READER_QOS,
+    QosPolicyConfig,
+    QosSpec,
+    layer_qos_for_link,
 )
 
 

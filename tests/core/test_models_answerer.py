@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from models_helpers import easy_vqa_sample, ensure_onnx
+
 from prosem_core.models.answerer import DefaultAnswerer
 from prosem_core.models.encoder import build_encoder
 from prosem_core.models.paths import ModelFileMissing

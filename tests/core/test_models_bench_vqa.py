@@ -6,7 +6,6 @@ import subprocess
 import sys
 
 import pytest
-
 from models_helpers import ensure_onnx
 
 

@@ -45,6 +45,7 @@ def test_bad_lengths_raise(args):
 
 def test_onnx_minilm_matches_torch_minilm():
     from models_helpers import ensure_onnx
+
     from prosem_core.models.text_embed import OnnxTextEmbedder, TextEmbedder
 
     ensure_onnx()

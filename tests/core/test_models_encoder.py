@@ -8,8 +8,8 @@ import textwrap
 
 import numpy as np
 import pytest
-
 from models_helpers import ensure_onnx
+
 from prosem_core.models.encoder import TOKEN_SHAPE, build_encoder
 from prosem_core.models.paths import ModelFileMissing
 from prosem_core.models.sample_images import bundled_photos

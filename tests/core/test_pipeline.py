@@ -9,8 +9,8 @@ import textwrap
 
 import numpy as np
 import pytest
-
 from models_helpers import easy_vqa_sample, ensure_onnx
+
 from prosem_core.models.sample_images import bundled_photos, cat_photo
 from prosem_core.pipeline import default_pipeline
 

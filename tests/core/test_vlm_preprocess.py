@@ -8,8 +8,10 @@ import pytest
 
 pytest.importorskip("transformers")
 
-from prosem_core.models.vlm.base import VlmInputError  # noqa: E402
-from prosem_core.models.vlm.base import VlmLoadError  # noqa: E402
+from prosem_core.models.vlm.base import (
+    VlmInputError,  # noqa: E402
+    VlmLoadError,  # noqa: E402
+)
 from prosem_core.models.vlm.preprocess import build_pixel_prep, prepare_pixels  # noqa: E402
 
 # As in SmolVLM-256M-Instruct's preprocessor_config.json (splitting off: one global view per frame).

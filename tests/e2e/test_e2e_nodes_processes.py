@@ -13,14 +13,14 @@ from pathlib import Path
 import pytest
 
 rclpy = pytest.importorskip("rclpy")
-from sensor_msgs.msg import Image  # noqa: E402
-
 from node_harness import camera_frames, wait_for  # noqa: E402
 from node_pipelines import real_layers  # noqa: E402
-from prosem_core.codec import read_header  # noqa: E402
-from prosem_core import images  # noqa: E402
-from prosem_msgs.srv import Query  # noqa: E402
 from rosutil import private_context  # noqa: E402
+from sensor_msgs.msg import Image  # noqa: E402
+
+from prosem_core import images  # noqa: E402
+from prosem_core.codec import read_header  # noqa: E402
+from prosem_msgs.srv import Query  # noqa: E402
 
 pytestmark = pytest.mark.timeout(180)
 BIN = Path(sys.executable).parent

@@ -11,15 +11,14 @@ import importlib.util
 import os
 import random
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from prosem_bench.link_procs import BIN, JsonLinesProc, LoggedProc, ros_args
 from prosem_core.bench import netns
 from prosem_core.bench.camera_sequence import CameraConfig, CameraSequence
-from prosem_core.bench.link_procs import BIN, JsonLinesProc, LoggedProc, ros_args
 from prosem_core.bench.netns import LinkConfig, ShapedLink, dds_env
 
 REASON = netns.unavailable_reason()
@@ -48,9 +47,9 @@ def test_query_answered_across_1mbit_link(tmp_path: Path):
         params = {"mode": "progressive", **({"codebook": CODEBOOK} if CODEBOOK else {})}
         cloud = LoggedProc(link, "cloud", [str(BIN / "cloud_node"), *ros_args(params)], env, tmp_path / "cloud.log")
         edge = LoggedProc(link, "edge", [str(BIN / "edge_node"), *ros_args(params)], env, tmp_path / "edge.log")
-        camera = JsonLinesProc(link, "edge", [sys.executable, "-m", "prosem_edge.bench_camera", "--frames-npy", str(npy), "--fps", "5"],
+        camera = JsonLinesProc(link, "edge", [sys.executable, "-m", "prosem_bench.camera", "--frames-npy", str(npy), "--fps", "5"],
                                env, tmp_path / "camera.log")
-        probe = JsonLinesProc(link, "cloud", [sys.executable, "-m", "prosem_cloud.bench_probe", "--trigger", "feedback",
+        probe = JsonLinesProc(link, "cloud", [sys.executable, "-m", "prosem_bench.probe", "--trigger", "feedback",
                                               "--kind", "first:0.0", "--kind", "refined:1.0", "--timeout-s", "5",
                                               "--period-s", "0"], env, tmp_path / "probe.log")
         before = link.counters("edge")

@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 
 rclpy = pytest.importorskip("rclpy")
+from rclpy.qos import QoSProfile, ReliabilityPolicy  # noqa: E402
+from rosutil import make_executor, private_context, spin_until  # noqa: E402
+
 from prosem_msgs.msg import SemanticLayer  # noqa: E402
 from prosem_msgs.srv import Query  # noqa: E402
-from rclpy.qos import QoSProfile, ReliabilityPolicy  # noqa: E402
-
-from rosutil import make_executor, private_context, spin_until  # noqa: E402
 
 PROCS = Path(__file__).parent / "procs"
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 import numpy as np
-
 from layer_helpers import small_codec, structured_tokens
 
 

@@ -4,12 +4,12 @@ import hashlib
 import pytest
 
 rclpy = pytest.importorskip("rclpy")
+from rclpy.qos import QoSProfile, ReliabilityPolicy  # noqa: E402
+from rosutil import make_executor, private_context, spin_until  # noqa: E402
+
+from prosem_msgs.action import Query as QueryAction  # noqa: E402
 from prosem_msgs.msg import LayerFeedback, LinkState, SemanticLayer  # noqa: E402
 from prosem_msgs.srv import Query  # noqa: E402
-from prosem_msgs.action import Query as QueryAction  # noqa: E402
-from rclpy.qos import QoSProfile, ReliabilityPolicy  # noqa: E402
-
-from rosutil import make_executor, private_context, spin_until  # noqa: E402
 
 
 def _layer(i: int) -> SemanticLayer:

@@ -2,12 +2,12 @@
 import time
 
 import pytest
-from rclpy.parameter import Parameter
-from rclpy.qos import QoSProfile, ReliabilityPolicy
-
 from layer_helpers import small_codec, structured_tokens
 from node_harness import Graph, camera_frames, wait_for
 from node_pipelines import real_layers, real_pipeline
+from rclpy.parameter import Parameter
+from rclpy.qos import QoSProfile, ReliabilityPolicy
+
 from prosem_core import auth
 from prosem_core.codec import read_header
 from prosem_msgs.msg import SemanticLayer

@@ -2,9 +2,9 @@
 exactly those tokens, only from whole frames, and pulls chunks that got lost."""
 import numpy as np
 import pytest
-
 from node_harness import Graph, camera_frames, wait_for
 from node_pipelines import real_pipeline
+
 from prosem_core import token_chunks
 from prosem_core.assembly import Assembler, AssemblyConfig, LayerIn
 

@@ -7,10 +7,10 @@ import math
 import random
 
 import pytest
-from rclpy.qos import QoSProfile, ReliabilityPolicy
-
 from node_harness import Graph, camera_frames, wait_for
 from node_pipelines import real_layers, real_pipeline
+from rclpy.qos import QoSProfile, ReliabilityPolicy
+
 from prosem_core.codec import read_header
 from prosem_msgs.msg import LayerFeedback, SemanticLayer
 

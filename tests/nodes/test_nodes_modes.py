@@ -1,9 +1,9 @@
 """Baseline modes (full_cloud, full_edge) and several robots in namespaces, in one process."""
 import pytest
-from sensor_msgs.msg import Image
-
 from node_harness import Graph, camera_frames, overrides, wait_for
 from node_pipelines import real_pipeline
+from sensor_msgs.msg import Image
+
 from prosem_core import images
 
 pytestmark = pytest.mark.timeout(120)
@@ -100,6 +100,7 @@ def test_compressed_camera_input(pipeline, frames):
 
 def test_reliable_base_layers(pipeline, frames):
     from node_pipelines import real_layers
+
     from prosem_core.codec import read_header
 
     fids = [read_header(x).fidelity for x in real_layers(0, 0)]

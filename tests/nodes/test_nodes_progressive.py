@@ -2,12 +2,11 @@
 import math
 import time
 
-import rclpy.parameter
-
 import pytest
-
+import rclpy.parameter
 from node_harness import Graph, camera_frames, wait_for
 from node_pipelines import real_layers, real_pipeline
+
 from prosem_core.codec import read_header
 
 pytestmark = pytest.mark.timeout(120)

@@ -2,8 +2,6 @@
 from setuptools import find_packages, setup
 
 PACKAGE = "prosem_cloud"
-# launch/ and config/ of the repository, relative to this file (setup.py runs from its own folder).
-BRINGUP = "../../.."
 
 setup(
     name=PACKAGE,
@@ -12,9 +10,6 @@ setup(
     data_files=[
         ("share/ament_index/resource_index/packages", [f"resource/{PACKAGE}"]),
         (f"share/{PACKAGE}", ["package.xml"]),
-        # Launch files and parameter YAML live at the repository root (launch/, config/).
-        (f"share/{PACKAGE}/launch", [f"{BRINGUP}/launch/cloud.launch.py"]),
-        (f"share/{PACKAGE}/config", [f"{BRINGUP}/config/cloud.yaml"]),
     ],
     install_requires=["setuptools"],
     zip_safe=False,

@@ -1,5 +1,4 @@
 """prosem_core: ROS-free Python (codec, link control, models, metrics, benchmarks, CLI)."""
-from glob import glob
 
 from setuptools import find_packages, setup
 

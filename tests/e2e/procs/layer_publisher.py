@@ -1,11 +1,11 @@
 """Test process: publishes numbered SemanticLayers on prosem/layers until killed or --count sent."""
 import argparse
-import time
 import zlib
 
 import rclpy
-from prosem_msgs.msg import SemanticLayer
 from rclpy.qos import QoSProfile, ReliabilityPolicy
+
+from prosem_msgs.msg import SemanticLayer
 
 
 def main() -> None:

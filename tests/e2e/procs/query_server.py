@@ -1,7 +1,8 @@
 """Test process: serves prosem/query (prosem_msgs/srv/Query) answering with the question reversed."""
 import rclpy
-from prosem_msgs.srv import Query
 from rclpy.executors import ExternalShutdownException
+
+from prosem_msgs.srv import Query
 
 
 def main() -> None:

@@ -29,7 +29,8 @@ import sys
 import threading
 import time
 from collections import Counter
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import rclpy
@@ -41,17 +42,17 @@ from sensor_msgs.msg import CompressedImage
 from std_msgs.msg import String
 
 from prosem_core import auth, images, token_chunks
-from prosem_core.codec import read_header
 from prosem_core.assembly import Assembler, AssemblyConfig, FrameAssembly
+from prosem_core.codec import read_header
 from prosem_core.latest_slot import LatestSlot
 from prosem_core.link.qos_policy import BASE_READER_QOS, FEEDBACK_QOS, REFINE_READER_QOS
-from prosem_edge.msg_convert import from_seconds, layer_in, parse_jpeg_frame_id, stream_id_for_namespace
-from prosem_edge.params import ParamSpec, check_update, declare_all
-from prosem_edge.qos import to_profile
-from prosem_edge.spin import spin_until_shutdown
 from prosem_msgs.action import Query as QueryAction
 from prosem_msgs.msg import LayerFeedback, SemanticLayer
 from prosem_msgs.srv import Query
+from prosem_ros.msg_convert import from_seconds, layer_in, parse_jpeg_frame_id, stream_id_for_namespace
+from prosem_ros.params import ParamSpec, check_update, declare_all
+from prosem_ros.qos import to_profile
+from prosem_ros.spin import spin_until_shutdown
 
 MODES = ("progressive", "full_cloud", "full_tokens", "full_edge")
 RESULT_FIELDS = ("success", "error", "answer", "confidence", "frame_seq", "layers_used", "bytes_used", "fidelity",

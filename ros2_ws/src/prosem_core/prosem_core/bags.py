@@ -5,16 +5,16 @@ A robot's `ros2 bag play` must accept what we write, so message definitions and 
 types, plus prosem_msgs registered from its own .msg files (found through AMENT_PREFIX_PATH, as
 installed, or in this source tree). The hashes then match what rosidl generates.
 
-The ROS side of recording and playing (subscriptions, publishers, timing) lives in
-`prosem_core.cli.cmd_bag`, which imports rclpy only when a command runs; this module never does.
+The ROS side of recording and playing (subscriptions, publishers, timing) lives in the ROS-side
+glue package above the core (`prosem bag record|play`); this module never imports rclpy.
 """
 from __future__ import annotations
 
 import functools
 import os
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 
@@ -157,7 +157,7 @@ class BagWriter:
         self._connections: dict[str, object] = {}
         self.counts: dict[str, int] = {}
 
-    def __enter__(self) -> "BagWriter":
+    def __enter__(self) -> BagWriter:
         self.open()
         return self
 

@@ -10,7 +10,7 @@ looping, resized and with a chosen frame_id. Frames are stamped with the time th
 from __future__ import annotations
 
 import sys
-from typing import Iterator
+from collections.abc import Iterator
 
 import numpy as np
 import rclpy

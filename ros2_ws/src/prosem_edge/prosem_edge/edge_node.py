@@ -22,10 +22,6 @@ QoS per class: prosem_core.link.qos_policy.
 """
 from __future__ import annotations
 
-from prosem_edge.cpu_threads import limit_blas_threads
-
-limit_blas_threads()  # before numpy loads (rclpy's messages import it too): see cpu_threads
-
 import json
 import threading
 import time
@@ -49,13 +45,21 @@ from prosem_core.frame_gate import FrameGate
 from prosem_core.latest_slot import LatestSlot
 from prosem_core.link.controller import RateController, RateControllerConfig
 from prosem_core.link.estimator import EstimatorConfig, Feedback, LinkEstimator
-from prosem_core.link.qos_policy import CAMERA_QOS, FEEDBACK_QOS, JPEG_QOS, LINK_STATE_QOS, LayerQosPolicy, QosPolicyConfig, layer_qos_for_link
-from prosem_edge.msg_convert import from_seconds, jpeg_frame_id, stream_id_for_namespace, to_seconds
-from prosem_edge.params import ParamSpec, check_update, declare_all
-from prosem_edge.qos import to_profile
-from prosem_edge.spin import spin_until_shutdown
+from prosem_core.link.qos_policy import (
+    CAMERA_QOS,
+    FEEDBACK_QOS,
+    JPEG_QOS,
+    LINK_STATE_QOS,
+    LayerQosPolicy,
+    QosPolicyConfig,
+    layer_qos_for_link,
+)
 from prosem_msgs.msg import LayerFeedback, LinkState, SemanticLayer
 from prosem_msgs.srv import Query
+from prosem_ros.msg_convert import from_seconds, jpeg_frame_id, stream_id_for_namespace, to_seconds
+from prosem_ros.params import ParamSpec, check_update, declare_all
+from prosem_ros.qos import to_profile
+from prosem_ros.spin import spin_until_shutdown
 
 MODES = ("progressive", "full_cloud", "full_tokens", "full_edge")
 CODEC_ID = "prosem-mae/1"
@@ -64,7 +68,8 @@ REFINE_SWITCH_TIMEOUT_S = 5.0  # a new refinement publisher takes over after thi
 PARAMS = [
     ParamSpec("mode", "progressive", "what goes over the uplink", choices=MODES, read_only=True),
     ParamSpec("stream_id", "", "id of this robot's stream; empty = last component of the namespace, or robot0", read_only=True),
-    ParamSpec("compressed_input", False, "subscribe camera/image_raw/compressed (CompressedImage) instead of camera/image_raw", read_only=True),
+    ParamSpec("compressed_input", False, "subscribe camera/image_raw/compressed (CompressedImage) instead of camera/image_raw",
+              read_only=True),
     ParamSpec("runtime", "onnx", "vision encoder runtime", choices=("onnx", "onnx-int8", "torch"), read_only=True),
     ParamSpec("encoder_threads", 1, "threads of the vision encoder (0 = the runtime's default)", 0, 64, read_only=True),
     ParamSpec("codebook", "", "Meta AutoEncoder codebook path (.npz/.json stem); empty = the shipped one", read_only=True),
@@ -383,7 +388,8 @@ class EdgeNode(Node):
         with self._lock:
             if self.mode == "full_cloud":
                 echo = self._jpeg_sent.get(int(msg.frame_seq), echo)
-            fb = Feedback(int(msg.frame_seq), int(msg.received_mask), int(msg.bytes_received), to_seconds(msg.receive_stamp), echo, float(msg.hold_s))
+            fb = Feedback(int(msg.frame_seq), int(msg.received_mask), int(msg.bytes_received), to_seconds(msg.receive_stamp),
+                          echo, float(msg.hold_s))
             self.session.on_feedback(fb, now)
             if self.mode not in ("progressive", "full_tokens") or msg.pull_layers <= msg.prefix_layers:
                 return

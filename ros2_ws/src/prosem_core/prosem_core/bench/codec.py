@@ -24,8 +24,8 @@ import math
 import os
 import time
 import zlib
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import Callable
 
 import numpy as np
 
@@ -169,7 +169,7 @@ def _image_rows(name: str, images: list[np.ndarray], encoder, scorer: _Scorer, c
         src = images if size == "native" else [resize_rgb(im, int(size)) for im in images]
         for codec_name, enc_fn in coders.items():
             for q in cfg.qualities:
-                blobs, enc_ms = _cpu_ms(lambda im: enc_fn(im, q), src)
+                blobs, enc_ms = _cpu_ms(lambda im, enc_fn=enc_fn, q=q: enc_fn(im, q), src)
                 decoded, dec_ms = _cpu_ms(decode_image_bytes, blobs)
                 recon = encoder.encode_batch(decoded).astype(np.float32)
                 s = scorer.score(recon)
@@ -184,7 +184,7 @@ def _codec_rows(name: str, tokens: np.ndarray, ae, scorer: _Scorer, cfg: CodecBe
     rows = []
     for k in range(1, ae.layer_count + 1):
         timed = layers[:cfg.timing_frames]
-        _, dec_ms = _cpu_ms(lambda ls: ae.decode(ls[:k]), timed)
+        _, dec_ms = _cpu_ms(lambda ls, k=k: ae.decode(ls[:k]), timed)
         recon = np.stack([ae.decode(ls[:k]) for ls in layers])
         nbytes = [sum(len(x) for x in ls[:k]) for ls in layers]
         fid = [ae.fidelity(ls[:k]) for ls in layers]
@@ -198,8 +198,9 @@ def _codec_rows(name: str, tokens: np.ndarray, ae, scorer: _Scorer, cfg: CodecBe
 
 def _pan_frames(frames_per_pan: int, step_px: int = 4) -> list[list[np.ndarray]]:
     """A slowly panning camera over each held-out photo (consecutive frames overlap heavily)."""
-    from prosem_core.codec.calibration_images import HELD_OUT_PHOTOS
     from skimage import data
+
+    from prosem_core.codec.calibration_images import HELD_OUT_PHOTOS
 
     pans = []
     for name in HELD_OUT_PHOTOS:

@@ -49,9 +49,9 @@ import signal
 import subprocess
 import threading
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping, Sequence
 
 ROLES = ("edge", "cloud")
 NAME_PREFIX = "prosem-"
@@ -196,7 +196,7 @@ class ShapedLink:
         self._old_sigterm = None
 
     # ---- lifetime -------------------------------------------------------------------------------
-    def __enter__(self) -> "ShapedLink":
+    def __enter__(self) -> ShapedLink:
         reason = unavailable_reason()
         if reason:
             raise NetnsUnavailable(reason)

@@ -20,9 +20,9 @@ def _load_image(path: str):
         with Image.open(path) as im:
             return np.asarray(im.convert("RGB"))
     except FileNotFoundError:
-        raise SystemExit(f"prosem ask: no such image: {path}")
+        raise SystemExit(f"prosem ask: no such image: {path}") from None
     except (UnidentifiedImageError, OSError) as exc:
-        raise SystemExit(f"prosem ask: cannot read image {path}: {exc}")
+        raise SystemExit(f"prosem ask: cannot read image {path}: {exc}") from None
 
 
 def run(args: argparse.Namespace) -> int:

@@ -25,7 +25,8 @@ def _qualities(text: str) -> tuple[int, ...]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from prosem_core.bench.codec import CodecBenchConfig, plot, run as run_bench
+    from prosem_core.bench.codec import CodecBenchConfig, plot
+    from prosem_core.bench.codec import run as run_bench
     from prosem_core.codec import CodecError
 
     cfg = CodecBenchConfig(limit=args.limit, photos=args.photos, runtime=args.runtime, codebook=args.codebook,

@@ -15,14 +15,16 @@ def _count(text: str) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    from prosem_core.bench.vqa import VQABenchConfig, run as run_bench
+    from prosem_core.bench.vqa import VQABenchConfig
+    from prosem_core.bench.vqa import run as run_bench
 
     cfg = VQABenchConfig(images=args.images, runtime=args.runtime, codebook=args.codebook,
                          with_int8=not args.no_int8, with_photos=not args.no_photos, seed=args.seed)
     log = lambda s: print(s, file=sys.stderr)  # noqa: E731
     report = run_bench(cfg, log=log)
     if not args.no_encoders:
-        from prosem_core.bench.encoders import EncoderBenchConfig, run as run_encoders
+        from prosem_core.bench.encoders import EncoderBenchConfig
+        from prosem_core.bench.encoders import run as run_encoders
 
         report["encoders"] = enc = run_encoders(EncoderBenchConfig(), log=log)
         for r in enc["runtimes"]:

@@ -8,8 +8,7 @@ import json
 def run_vqa_head(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from prosem_core.models.paths import VQA_HEAD_FILE
-    from prosem_core.models.paths import DATA_DIR
+    from prosem_core.models.paths import DATA_DIR, VQA_HEAD_FILE
     from prosem_core.models.train_vqa_head import TrainConfig, evaluate, train
 
     cfg = TrainConfig(seed=args.seed, epochs=args.epochs, token_runtime=args.runtime, threads=args.threads,

@@ -5,6 +5,11 @@ Subcommands are discovered from the `cmd_*.py` modules of this package. Each mod
 maps a group name ("bench", "bag") to the subparsers object of that group, so `prosem bench codec`
 and `prosem bench vqa` can live in different modules. A registered parser sets `func=callable(args)
 -> int` with `set_defaults`.
+
+Packages above the core add subcommands the same way without the core naming them: a module listed
+in the `prosem.cli` entry-point group (their setup.py) is loaded after the core's own and its
+`register` called (the ROS glue adds `prosem bag record|play`, the benchmark harness `prosem bench link`).
+A plugin that cannot load (its package half-installed) is reported on `prosem --help`, not fatal.
 """
 from __future__ import annotations
 
@@ -12,12 +17,14 @@ import argparse
 import importlib
 import pkgutil
 import sys
-from typing import Sequence
+from collections.abc import Sequence
+from importlib.metadata import entry_points
 
 import prosem_core.cli as cli_pkg
 
+PLUGIN_GROUP = "prosem.cli"
 GROUPS = {
-    "bench": "benchmarks that write JSON (codec, vqa, link)",
+    "bench": "benchmarks that write JSON",
     "bag": "record and play rosbag2 bags (standard layout, mcap)",
 }
 
@@ -34,6 +41,14 @@ def build_parser() -> argparse.ArgumentParser:
         if info.name.startswith("cmd_"):
             module = importlib.import_module(f"{cli_pkg.__name__}.{info.name}")
             module.register(commands, groups)
+    broken = []
+    for ep in sorted(entry_points(group=PLUGIN_GROUP), key=lambda e: e.name):
+        try:
+            ep.load().register(commands, groups)
+        except Exception as exc:  # a broken plugin must not take the whole CLI down
+            broken.append(f"{ep.name} ({ep.value}): {type(exc).__name__}: {exc}")
+    if broken:
+        parser.epilog = "unavailable plugins: " + "; ".join(broken)
     return parser
 
 

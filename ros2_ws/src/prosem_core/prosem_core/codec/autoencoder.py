@@ -16,8 +16,8 @@ import json
 import math
 import os
 import struct
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 
@@ -148,7 +148,7 @@ class MetaAutoEncoder:
 
     # ------------------------------------------------------------------ fitting
     @classmethod
-    def fit(cls, calib_tokens: np.ndarray, model=None, **config) -> "MetaAutoEncoder":
+    def fit(cls, calib_tokens: np.ndarray, model=None, **config) -> MetaAutoEncoder:
         """Closed-form fit from calibration tokens [N, T, D]; `model`: None | W [M, D] | obj with
         first_linear_map(). Config keys: see CodecConfig."""
         try:
@@ -226,7 +226,7 @@ class MetaAutoEncoder:
             scale = max(float(np.sqrt(np.mean([np.mean((c[level_of[lv]] - rc[level_of[lv]]) ** 2)
                                                 for c, rc in zip(coefs, recon) for lv in levels]))), 1e-12)
 
-            def size_quantile(step: float) -> float:
+            def size_quantile(step: float, j: int = j) -> float:
                 sizes = [self._layer_size(c, rc, j, step) for c, rc in zip(coefs, recon)]
                 return float(np.quantile(sizes, self.config.budget_quantile))
 
@@ -276,7 +276,7 @@ class MetaAutoEncoder:
             f.write("\n")
 
     @classmethod
-    def load(cls, path: str | os.PathLike) -> "MetaAutoEncoder":
+    def load(cls, path: str | os.PathLike) -> MetaAutoEncoder:
         npz, js = cls._paths(path)
         try:
             with open(js, encoding="utf-8") as f:

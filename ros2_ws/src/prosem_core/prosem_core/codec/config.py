@@ -59,7 +59,7 @@ class CodecConfig:
         return asdict(self)
 
     @classmethod
-    def from_json(cls, data: dict) -> "CodecConfig":
+    def from_json(cls, data: dict) -> CodecConfig:
         names = {f.name for f in fields(cls)}
         unknown = set(data) - names
         if unknown:

@@ -92,7 +92,7 @@ class VQAHead:
         save_file({n: np.ascontiguousarray(self.p[n]) for n in PARAM_NAMES}, str(path), metadata=meta)
 
     @classmethod
-    def load(cls, path: str | Path) -> "VQAHead":
+    def load(cls, path: str | Path) -> VQAHead:
         from safetensors import safe_open
 
         from prosem_core.models.paths import ModelFileMissing

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 BACKENDS = ("smolvlm", "llava")
 
 
-def load_backend(model_dir: str, backend: str = "auto", **config) -> "HfVlmBackend":
+def load_backend(model_dir: str, backend: str = "auto", **config) -> HfVlmBackend:
     """Load a backend from a local model directory.
 
     backend: "auto" (from config.json model_type), "smolvlm" (also Idefics3) or "llava".

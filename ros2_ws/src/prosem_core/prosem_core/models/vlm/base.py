@@ -88,7 +88,7 @@ class VlmBackend(ABC):
     family: str = "abstract"
 
     @classmethod
-    def from_pretrained_dir(cls, model_dir: str, **config) -> "VlmBackend":
+    def from_pretrained_dir(cls, model_dir: str, **config) -> VlmBackend:
         """Load from a local directory (never a hub id); `config`: further VlmConfig fields."""
         raise NotImplementedError
 

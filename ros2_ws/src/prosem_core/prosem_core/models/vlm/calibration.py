@@ -6,7 +6,7 @@ images, and weights errors by `backend.first_linear_map()` (pass the backend as 
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 import numpy as np
 

@@ -1,4 +1,4 @@
-"""Many robots' layer streams from one light process (`python -m prosem_edge.bench_replay`).
+"""Many robots' layer streams from one light process (`python -m prosem_bench.replay`).
 
 For `prosem bench link`'s multi-stream section: eight real edge_nodes would need eight vision encoders
 (several CPU cores); the cloud's load does not depend on who computed the tokens. This process holds
@@ -24,9 +24,9 @@ from rclpy.qos import QoSProfile, ReliabilityPolicy
 
 from prosem_core.codec import read_header
 from prosem_core.pipeline import default_pipeline
-from prosem_edge.msg_convert import from_seconds
 from prosem_msgs.msg import LayerFeedback, SemanticLayer
-from prosem_edge.spin import spin_until_shutdown
+from prosem_ros.msg_convert import from_seconds
+from prosem_ros.spin import spin_until_shutdown
 
 CODEC_ID = "prosem-mae/1"
 HELD_FRAMES = 16
@@ -45,8 +45,10 @@ class ReplayStream:
         self.seq = 0
         self.held: OrderedDict[int, tuple[list[bytes], object]] = OrderedDict()
         self.last_resend: dict[tuple[int, int], float] = {}
-        self.base = node.create_publisher(SemanticLayer, f"{ns}/prosem/layers", QoSProfile(depth=16, reliability=ReliabilityPolicy.RELIABLE))
-        self.refine = node.create_publisher(SemanticLayer, f"{ns}/prosem/layers/refine", QoSProfile(depth=16, reliability=ReliabilityPolicy.BEST_EFFORT))
+        reliable = QoSProfile(depth=16, reliability=ReliabilityPolicy.RELIABLE)
+        best_effort = QoSProfile(depth=16, reliability=ReliabilityPolicy.BEST_EFFORT)
+        self.base = node.create_publisher(SemanticLayer, f"{ns}/prosem/layers", reliable)
+        self.refine = node.create_publisher(SemanticLayer, f"{ns}/prosem/layers/refine", best_effort)
         node.create_subscription(LayerFeedback, f"{ns}/prosem/feedback", self._on_feedback,
                                  QoSProfile(depth=32, reliability=ReliabilityPolicy.BEST_EFFORT))
 

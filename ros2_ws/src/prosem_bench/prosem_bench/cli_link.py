@@ -39,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
     if reason:
         print(f"prosem bench link: {reason}", file=sys.stderr)
         return 2
-    from prosem_core.bench import link
+    from prosem_bench import link
 
     if args.dds_profile:
         # Inherited by every process the harness starts (edge, cloud, probes), in every section.
@@ -55,13 +55,13 @@ def run(args: argparse.Namespace) -> int:
     if "single" in args.only:
         report["single"] = link.run(cfg)
     if "multi" in args.only:
-        from prosem_core.bench import link_multi
+        from prosem_bench import link_multi
 
         duration = args.multi_s or (20.0 if args.quick else 120.0)
         report["multi"] = link_multi.run(link_multi.MultiConfig(duration_s=duration, rate_bps=int(args.rate_bps), codebook=args.codebook,
                                                                 solo_s=10.0 if args.quick else 30.0))
     if "footprint" in args.only:
-        from prosem_core.bench import edge_footprint
+        from prosem_bench import edge_footprint
 
         duration = 15.0 if args.quick else 40.0
         report["footprint"] = edge_footprint.run(edge_footprint.FootprintConfig(duration_s=duration, codebook=args.codebook))

@@ -1,4 +1,4 @@
-"""Benchmark query probe (`python -m prosem_cloud.bench_probe`), run by `prosem bench link`.
+"""Benchmark query probe (`python -m prosem_bench.probe`), run by `prosem bench link`.
 
 Runs in the cloud namespace next to cloud_node and asks prosem/query (service) the way a user would,
 recording when each answer came back. What to ask and when:
@@ -27,7 +27,7 @@ from rclpy.qos import QoSProfile, ReliabilityPolicy
 
 from prosem_msgs.msg import LayerFeedback
 from prosem_msgs.srv import Query
-from prosem_edge.spin import spin_until_shutdown
+from prosem_ros.spin import spin_until_shutdown
 
 _FIELDS = ("success", "error", "answer", "confidence", "frame_seq", "layers_used", "bytes_used", "fidelity",
            "latency_s", "fidelity_reached", "stream_id")

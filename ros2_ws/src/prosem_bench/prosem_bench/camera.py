@@ -1,4 +1,4 @@
-"""Benchmark camera and edge-side tap (`python -m prosem_edge.bench_camera`), run by `prosem bench link`.
+"""Benchmark camera and edge-side tap (`python -m prosem_bench.camera`), run by `prosem bench link`.
 
 Inside the edge namespace it
 - publishes sensor_msgs/Image frames (rgb8) read from a .npy stack [N, H, W, 3] at a fixed rate, each
@@ -23,7 +23,7 @@ from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import String
 
 from prosem_msgs.msg import SemanticLayer
-from prosem_edge.spin import spin_until_shutdown
+from prosem_ros.spin import spin_until_shutdown
 
 
 def _stamp_s(stamp) -> float:

@@ -17,15 +17,16 @@ import random
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
+from prosem_bench.link_procs import JsonLinesProc, LoggedProc, console_script, ros_args
+from prosem_bench.link_stats import capture_index, ratio, summary
 from prosem_core.bench.camera_sequence import CameraConfig, CameraSequence
-from prosem_core.bench.link_procs import JsonLinesProc, LoggedProc, console_script, ros_args
-from prosem_core.bench.link_stats import capture_index, ratio, summary
 from prosem_core.bench.netns import LinkConfig, ShapedLink, dds_env
 
 QUESTIONS = ("what is in the image?", "what is this?", "what object is shown?")
@@ -104,9 +105,9 @@ def run_scenario(cfg: LinkBenchConfig, sc: Scenario, frames_npy: Path, log_dir: 
                            log_dir / f"{sc.name}.cloud.log")
         edge = LoggedProc(link, "edge", [console_script("edge_node"), *ros_args({**common, **sc.edge_params})], env,
                           log_dir / f"{sc.name}.edge.log")
-        camera = JsonLinesProc(link, "edge", [py, "-m", "prosem_edge.bench_camera", "--frames-npy", str(frames_npy),
+        camera = JsonLinesProc(link, "edge", [py, "-m", "prosem_bench.camera", "--frames-npy", str(frames_npy),
                                               "--fps", str(cfg.fps)], env, log_dir / f"{sc.name}.camera.log")
-        probe_argv = [py, "-m", "prosem_cloud.bench_probe", "--trigger", "feedback", "--period-s", str(cfg.period_s),
+        probe_argv = [py, "-m", "prosem_bench.probe", "--trigger", "feedback", "--period-s", str(cfg.period_s),
                       "--timeout-s", str(cfg.query_timeout_s)]
         for kind in sc.kinds:
             probe_argv += ["--kind", kind]

@@ -16,9 +16,9 @@ import importlib
 import signal
 import threading
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
 
 from prosem_core.bags import BagError, BagWriter, QosSpec, bag_topics, read_messages
 

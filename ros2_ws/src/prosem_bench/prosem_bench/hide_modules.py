@@ -1,6 +1,6 @@
-"""Run a console script as if some packages were not installed (`python -m prosem_core.bench.hide_modules`).
+"""Run a console script as if some packages were not installed (`python -m prosem_bench.hide_modules`).
 
-    python -m prosem_core.bench.hide_modules --hide torch,transformers --cpus 0 edge_node --ros-args ...
+    python -m prosem_bench.hide_modules --hide torch,transformers --cpus 0 edge_node --ros-args ...
 
 A meta-path finder placed first refuses the named top-level packages (and their submodules) with
 ModuleNotFoundError, exactly what an edge computer without them would raise; anything that needs

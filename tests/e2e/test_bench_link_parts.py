@@ -1,32 +1,15 @@
-"""ROS-free parts of `prosem bench link`: camera sequence, statistics, the module hider, the CLI."""
+"""The harness of `prosem bench link` (prosem_bench) without running it: statistics, the module
+hider, the CLI plugin, the reports."""
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
 
-import numpy as np
 import pytest
 
-from prosem_core.bench.camera_sequence import CameraConfig, CameraSequence, jpeg_bytes
-from prosem_core.bench.link_stats import capture_index, ratio, summary
+from prosem_bench.link_stats import capture_index, ratio, summary
 from prosem_core.cli.main import main as prosem_main
-
-
-def test_camera_sequence_is_deterministic_moving_and_natural():
-    cam = CameraSequence(CameraConfig(seed=1))
-    a, b = cam.frame(3), CameraSequence(CameraConfig(seed=1)).frame(3)
-    assert a.shape == (480, 640, 3) and a.dtype == np.uint8
-    assert np.array_equal(a, b)
-    # The camera moves: consecutive frames differ, but are of the same scene.
-    diff = np.abs(cam.frame(4).astype(int) - a.astype(int)).mean()
-    assert 1.0 < diff < 60.0
-    # Natural-image statistics: a 640x480 JPEG at q90 is tens of KB (a flat or random image is not).
-    size = len(jpeg_bytes(a, 90))
-    assert 20_000 < size < 200_000
-    assert len(jpeg_bytes(a, 75)) < size
-    # Scenes change over time.
-    assert cam.scene_of(0) != cam.scene_of(int(cam.config.fps * cam.config.scene_s))
 
 
 def test_summary_percentiles_and_empty():
@@ -52,7 +35,7 @@ def test_capture_index_counts_every_copy_of_a_layer():
 def test_hide_modules_refuses_hidden_packages(tmp_path):
     script = tmp_path / "uses_json_then_hidden.py"
     script.write_text("import sys, json\nprint('args', sys.argv[1:])\nimport xml.dom\n")
-    proc = subprocess.run([sys.executable, "-m", "prosem_core.bench.hide_modules", "--hide", "xml", str(script), "--ros-args", "-p", "a:=1"],
+    proc = subprocess.run([sys.executable, "-m", "prosem_bench.hide_modules", "--hide", "xml", str(script), "--ros-args", "-p", "a:=1"],
                           capture_output=True, text=True, timeout=60)
     assert "args ['--ros-args', '-p', 'a:=1']" in proc.stdout
     assert proc.returncode != 0 and "No module named 'xml'" in proc.stderr and "hidden" in proc.stderr
@@ -74,7 +57,7 @@ def _answer(t, sent, seq, kind="first", seq_asked=None, success=True, bytes_used
 
 
 def test_analyse_measures_from_capture_stamp_and_splits_out_timer_questions():
-    from prosem_core.bench.link import LinkBenchConfig, Scenario, _analyse
+    from prosem_bench.link import LinkBenchConfig, Scenario, _analyse
 
     cfg = LinkBenchConfig(rate_bps=1_000_000)
     sc = Scenario("progressive", {"mode": "progressive"}, ["first:0.0"])
@@ -104,7 +87,7 @@ def test_analyse_measures_from_capture_stamp_and_splits_out_timer_questions():
 
 
 def test_cut_stats_resume_counts_only_frames_after_the_link_returns():
-    from prosem_core.bench.link import _cut_stats
+    from prosem_bench.link import _cut_stats
 
     frames = {1: {"stamp": 9.0}, 2: {"stamp": 14.5}, 3: {"stamp": 15.3}}
     answers = [_answer(12.0, 11.9, 1), _answer(15.2, 15.1, 2), _answer(15.9, 15.8, 3)]
@@ -115,7 +98,7 @@ def test_cut_stats_resume_counts_only_frames_after_the_link_returns():
 
 
 def test_multi_report_memory_bounded_and_p95_ratio():
-    from prosem_core.bench.link_multi import MultiConfig, _report
+    from prosem_bench.link_multi import MultiConfig, _report
 
     def answers(lat):
         return [{"t": 1.0 + lat, "sent": 1.0, "success": True, "latency_s": lat, "stream_id": "robot0", "frame_seq": 0}
@@ -131,7 +114,7 @@ def test_multi_report_memory_bounded_and_p95_ratio():
 
 
 def test_footprint_report_rates_from_counter_times():
-    from prosem_core.bench.edge_footprint import FootprintConfig, _report
+    from prosem_bench.edge_footprint import FootprintConfig, _report
 
     layers = [{"ev": "layer", "seq": i, "idx": 0, "stamp": 10.0 + 0.1 * i, "t": 10.05 + 0.1 * i} for i in range(100)]
     captures = [{"stamp": 10.0 + 0.1 * i} for i in range(100)]

@@ -1,7 +1,7 @@
 """8 robots x 5 fps into one cloud node: memory over time and query latency vs a single stream.
 
 One run, two phases on the same cloud process: first one stream alone (`solo_s`), then all eight.
-The robots are one replay process (prosem_edge.bench_replay: real camera tokens coded live by the
+The robots are one replay process (prosem_bench.replay: real camera tokens coded live by the
 shipped codec, pulls served) in the edge namespace; the link is shaped to streams x rate, the sum of
 eight 1 Mbit/s uplinks. A probe in the cloud namespace asks the latest frame of each stream in turn
 (first answer, min_fidelity 0) every `query_period_s`. The cloud's RSS is sampled every second.
@@ -17,9 +17,9 @@ from pathlib import Path
 
 import numpy as np
 
+from prosem_bench.link_procs import JsonLinesProc, LoggedProc, console_script, ros_args
+from prosem_bench.link_stats import ratio, summary
 from prosem_core.bench.camera_sequence import CameraSequence
-from prosem_core.bench.link_procs import JsonLinesProc, LoggedProc, console_script, ros_args
-from prosem_core.bench.link_stats import ratio, summary
 from prosem_core.bench.netns import LinkConfig, ShapedLink, dds_env
 
 
@@ -79,7 +79,7 @@ def run(cfg: MultiConfig) -> dict:
             cloud_params["codebook"] = cfg.codebook
         cloud = LoggedProc(link, "cloud", [console_script("cloud_node"), *ros_args(cloud_params)], env, log_dir / "multi.cloud.log")
         replay_extra = ["--codebook", cfg.codebook] if cfg.codebook else []
-        probe_argv = [sys.executable, "-m", "prosem_cloud.bench_probe", "--trigger", "period", "--period-s", str(cfg.query_period_s),
+        probe_argv = [sys.executable, "-m", "prosem_bench.probe", "--trigger", "period", "--period-s", str(cfg.query_period_s),
                       "--timeout-s", "3", "--kind", "first:0.0"]
         for ns in namespaces:
             probe_argv += ["--stream-id", ns]
@@ -87,7 +87,7 @@ def run(cfg: MultiConfig) -> dict:
             # The probe cycles through all streams; during the solo phase only robot0 exists, so ask it alone.
             solo_probe = JsonLinesProc(link, "cloud", probe_argv[: probe_argv.index("--stream-id")] + ["--stream-id", namespaces[0]],
                                        env, log_dir / "multi.probe_solo.log")
-            replay = JsonLinesProc(link, "edge", [sys.executable, "-m", "prosem_edge.bench_replay", "--tokens-npy", str(tokens_npy),
+            replay = JsonLinesProc(link, "edge", [sys.executable, "-m", "prosem_bench.replay", "--tokens-npy", str(tokens_npy),
                                                   "--fps", str(cfg.fps), "--push-bytes", str(push), *replay_extra,
                                                   "--namespaces", *namespaces[:1]], env, log_dir / "multi.replay_solo.log")
             solo_probe.wait_for(lambda: any(a.get("success") for a in solo_probe.snapshot("answer")), cfg.startup_timeout_s,
@@ -99,7 +99,7 @@ def run(cfg: MultiConfig) -> dict:
             link.stop(solo_probe.proc)
             link.stop(replay.proc)
             # All streams (robot0 restarts with a new epoch, like a rebooted robot).
-            replay = JsonLinesProc(link, "edge", [sys.executable, "-m", "prosem_edge.bench_replay", "--tokens-npy", str(tokens_npy),
+            replay = JsonLinesProc(link, "edge", [sys.executable, "-m", "prosem_bench.replay", "--tokens-npy", str(tokens_npy),
                                                   "--fps", str(cfg.fps), "--push-bytes", str(push), *replay_extra,
                                                   "--namespaces", *namespaces],
                                    env, log_dir / "multi.replay.log")

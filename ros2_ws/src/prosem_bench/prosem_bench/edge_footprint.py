@@ -1,6 +1,6 @@
 """Edge footprint: edge_node on ONNX Runtime with torch hidden, one core, a 10 fps 640x480 camera.
 
-edge_node runs through prosem_core.bench.hide_modules (torch and transformers refuse to import),
+edge_node runs through prosem_bench.hide_modules (torch and transformers refuse to import),
 pinned to one CPU, in the edge namespace of a 1 Mbit/s link with cloud_node on the other side (the
 real feedback loop). The bench camera publishes 10 fps and taps what the edge sends and its counters.
 Measured: RSS every second (steady = median of the second half), frames in / encoded / dropped at the
@@ -18,10 +18,10 @@ from pathlib import Path
 
 import numpy as np
 
+from prosem_bench.link_multi import _rss_mb
+from prosem_bench.link_procs import JsonLinesProc, LoggedProc, console_script, ros_args
+from prosem_bench.link_stats import summary
 from prosem_core.bench.camera_sequence import CameraConfig, CameraSequence
-from prosem_core.bench.link_multi import _rss_mb
-from prosem_core.bench.link_procs import JsonLinesProc, LoggedProc, console_script, ros_args
-from prosem_core.bench.link_stats import summary
 from prosem_core.bench.netns import LinkConfig, ShapedLink, dds_env
 
 
@@ -55,12 +55,13 @@ def run(cfg: FootprintConfig) -> dict:
         common = {"codebook": cfg.codebook} if cfg.codebook else {}
         cloud = LoggedProc(link, "cloud", [console_script("cloud_node"), *ros_args({"mode": "progressive", **common})], env,
                            log_dir / "fp.cloud.log")
-        edge_argv = [sys.executable, "-m", "prosem_core.bench.hide_modules", "--hide", cfg.hide, "--cpus", str(cfg.cpu),
+        edge_argv = [sys.executable, "-m", "prosem_bench.hide_modules", "--hide", cfg.hide, "--cpus", str(cfg.cpu),
                      console_script("edge_node"), *ros_args({"mode": "progressive", "runtime": "onnx",
                                                              "max_encode_rate_hz": cfg.max_encode_rate_hz, **common})]
         edge = LoggedProc(link, "edge", edge_argv, env, log_dir / "fp.edge.log")
-        camera = JsonLinesProc(link, "edge", [sys.executable, "-m", "prosem_edge.bench_camera", "--frames-npy", str(npy),
-                                              "--fps", str(cfg.fps), "--tap-counters", "/prosem_edge/counters"], env, log_dir / "fp.camera.log")
+        camera = JsonLinesProc(link, "edge", [sys.executable, "-m", "prosem_bench.camera", "--frames-npy", str(npy),
+                                              "--fps", str(cfg.fps), "--tap-counters", "/prosem_edge/counters"],
+                               env, log_dir / "fp.camera.log")
         try:
             camera.wait_for(lambda: bool(camera.snapshot("layer")), cfg.startup_timeout_s, "the edge's first layer",
                             watch=(edge, cloud))

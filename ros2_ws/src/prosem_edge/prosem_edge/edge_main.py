@@ -1,0 +1,20 @@
+"""Console script `edge_node`: limit BLAS threads, then import and run the node.
+
+The thread-count variables size numpy's BLAS pool when the library loads, and the node module imports
+numpy (rclpy's messages do too), so they must be set before that import: see cpu_threads.
+"""
+from __future__ import annotations
+
+from prosem_edge.cpu_threads import limit_blas_threads
+
+limit_blas_threads()
+
+
+def main(args: list[str] | None = None) -> int:
+    from prosem_edge.edge_node import main as node_main
+
+    return node_main(args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

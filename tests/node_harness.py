@@ -55,8 +55,9 @@ class Graph:
         self.ctx = Context()
         rclpy.init(context=self.ctx, domain_id=domain_id())
         self.nodes = []
-        self.edge = EdgeNode(pipeline=pipeline, context=self.ctx, parameter_overrides=overrides(edge)) if with_edge else None
-        self.cloud = CloudNode(pipeline=pipeline, context=self.ctx, parameter_overrides=overrides(cloud)) if with_cloud else None
+        # As their console scripts do: construct (parameters), then start (models, workers).
+        self.edge = EdgeNode(pipeline=pipeline, context=self.ctx, parameter_overrides=overrides(edge)).start() if with_edge else None
+        self.cloud = CloudNode(pipeline=pipeline, context=self.ctx, parameter_overrides=overrides(cloud)).start() if with_cloud else None
         self.client_node = rclpy.create_node("prosem_test_client", context=self.ctx)
         self.camera = self.client_node.create_publisher(Image, "camera/image_raw", 10)
         self.query_client = self.client_node.create_client(Query, "prosem/query")
@@ -75,8 +76,6 @@ class Graph:
             pass
 
     def __enter__(self) -> Graph:
-        if self.edge is not None:
-            assert self.edge.ready.wait(60), "edge models did not build"
         return self
 
     def __exit__(self, *exc) -> None:

@@ -73,8 +73,9 @@ def recorded(tmp_path_factory, pipeline):
             bag_dir, [CAMERA, *LAYER_TOPICS], stop=stop, context=g.ctx, log=lambda _m: None)))
         rec.start()
         # Publish only once the recorder listens to the camera and to both layer streams.
-        assert wait_for(lambda: g.camera.get_subscription_count() >= 2 and g.edge.base_pub.get_subscription_count() >= 2
-                        and g.edge.refine_pub.get_subscription_count() >= 2, 15.0), "recorder did not subscribe"
+        layer_pubs = [g.edge.transport.base_pub, *g.edge.transport.refine_pubs.values()]
+        assert wait_for(lambda: g.camera.get_subscription_count() >= 2 and all(p.get_subscription_count() >= 2 for p in layer_pubs),
+                        15.0), "recorder did not subscribe"
         for frame in camera_frames(N_FRAMES):
             g.publish(frame)
             time.sleep(0.5)

@@ -175,15 +175,21 @@ def test_bad_parameter_values_rejected_with_reason(pipeline):
 
 
 def test_bad_start_parameters_fail_loudly(pipeline):
+    from prosem_cloud.cloud_node import CloudNode
     from prosem_edge.edge_node import EdgeNode
+    from prosem_ros.spin import StartupError
 
     with Graph(pipeline, with_edge=False, with_cloud=False) as g:
-        for bad in ({"mode": "teleport"}, {"max_encode_rate_hz": -3.0}):
-            with pytest.raises(Exception) as info:
+        for bad in ({"mode": "teleport"}, {"max_encode_rate_hz": -3.0}, {"min_rate_bps": 5e6, "max_rate_bps": 1e6}):
+            with pytest.raises(StartupError) as info:
                 EdgeNode(pipeline=pipeline, context=g.ctx, parameter_overrides=[Parameter(k, value=v) for k, v in bad.items()])
-            assert any(word in str(info.value) for word in ("teleport", "max_encode_rate_hz"))
-        with pytest.raises(ValueError, match="cannot read auth key"):
+            assert any(word in str(info.value) for word in ("teleport", "max_encode_rate_hz", "min_rate_bps"))
+        with pytest.raises(StartupError, match="cannot read auth key"):
             EdgeNode(pipeline=pipeline, context=g.ctx, parameter_overrides=[Parameter("auth_key_file", value="/nonexistent/key")])
+        # A parameter the node does not know is refused at start, by name (a typo must not be ignored).
+        for cls in (EdgeNode, CloudNode):
+            with pytest.raises(StartupError, match="unknown parameter.*max_encode_rat_hz"):
+                cls(pipeline=pipeline, context=g.ctx, parameter_overrides=[Parameter("max_encode_rat_hz", value=2.0)])
 
 
 def test_bad_camera_frames_are_dropped(pipeline, frames):

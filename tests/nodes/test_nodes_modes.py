@@ -56,7 +56,8 @@ def test_one_cloud_many_robots_in_namespaces(pipeline, frames):
     with Graph(pipeline, with_edge=False, cloud={"namespaces": ["robot1", "robot2"]}) as g:
         edges, cams = [], []
         for ns in ("robot1", "robot2"):
-            edge = EdgeNode(pipeline=pipeline, context=g.ctx, namespace=ns, parameter_overrides=overrides({"max_layers_per_frame": 1}))
+            edge = EdgeNode(pipeline=pipeline, context=g.ctx, namespace=ns,
+                            parameter_overrides=overrides({"max_layers_per_frame": 1})).start()
             g.executor.add_node(edge)
             edges.append(edge)
             cams.append(g.client_node.create_publisher(Image, f"{ns}/camera/image_raw", 10))

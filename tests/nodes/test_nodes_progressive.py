@@ -100,8 +100,9 @@ def test_refinement_qos_follows_the_frame_rate(pipeline, frames):
         assert g.feed_until(frames, lambda: g.edge.link_state.refine_qos.endswith("lifespan 2s"), timeout_s=10.0)
         assert g.edge.all_counters()["qos_changes"] >= 1
         # Make before break: refinements move once the new publisher reaches the cloud.
-        assert g.feed_until(frames, lambda: g.edge._refine_next is None, timeout_s=10.0)
-        assert g.edge.refine_pub.qos_profile.lifespan.nanoseconds == 2_000_000_000
+        transport = g.edge.transport
+        assert g.feed_until(frames, lambda: not transport.switcher.switching, timeout_s=10.0)
+        assert transport.refine_pubs[transport.switcher.active].qos_profile.lifespan.nanoseconds == 2_000_000_000
         assert g.cloud.count_publishers("prosem/layers/refine") == 2  # one per step used, kept
         before = g.cloud.all_counters()["accepted"]
         # Refinements still reach the cloud through the re-created publisher.
@@ -140,7 +141,7 @@ class _SlowWarmAnswerer:
         self.inner, self.warm, self.concurrent = inner, False, 0
 
     def warm_up(self):
-        time.sleep(4.0)
+        time.sleep(1.0)
         self.warm = True
 
     def answer(self, tokens, question):
@@ -150,13 +151,15 @@ class _SlowWarmAnswerer:
         return self.inner.answer(tokens, question)
 
 
-def test_query_during_warm_up_waits_for_it(pipeline, frames):
+def test_models_are_warm_before_the_node_serves(pipeline, frames):
+    """start() loads and warms the models before the console script spins the node, so no query can
+    land inside the warm-up (and a missing model fails the start instead of the first query)."""
     from types import SimpleNamespace
 
     slow = SimpleNamespace(encoder=pipeline.encoder, codec=pipeline.codec, answerer=_SlowWarmAnswerer(pipeline.answerer))
     with Graph(slow, edge={"stream_id": "robot1"}, cloud={"warmup": True}) as g:
+        assert slow.answerer.warm and g.cloud.ready.is_set()
         assert g.feed_until(frames, lambda: "robot1" in g.cloud.assembler.streams)
-        assert not g.cloud.ready.is_set()  # the query below lands inside the warm-up
         resp = g.query()
         assert resp.success, resp.error
-        assert slow.answerer.concurrent == 0 and g.cloud.ready.is_set()
+        assert slow.answerer.concurrent == 0

@@ -1,27 +1,27 @@
-"""ProSem cloud node: assemble robots' layer streams, answer questions, pull layers when needed.
+"""ProSem cloud node: assemble robots' uplinks, answer questions, pull layers when a question needs them.
 
-Per robot namespace NS (parameter `namespaces`; "" = this node's own namespace):
-  sub NS/prosem/layers (base + pulled; base_reliability), NS/prosem/layers/refine (best effort),
-      NS/prosem/image_jpeg (full_cloud mode)
+Per robot namespace NS (parameter `namespaces`; "" = this node's own namespace), by uplink mode:
+  layers (progressive, full_tokens): sub NS/prosem/layers, NS/prosem/layers/refine -> the Assembler
+  jpeg (full_cloud): sub NS/prosem/image_jpeg -> the cloud runs the vision half -> the Assembler
+  service (full_edge): client NS/prosem/edge_query (the edge answers, the cloud relays)
   pub NS/prosem/feedback (LayerFeedback: a receipt per accepted layer, pull requests)
-  client NS/prosem/edge_query (full_edge mode: the edge answers, the cloud relays)
-  full_tokens mode: NS/prosem/layers carries fp16 token chunks (prosem_core.token_chunks); the same
-      assembler holds them (chunk = layer) and a query is answered from the exact tokens of a whole frame
 Serves prosem/query as a service (prosem_msgs/srv/Query) and as an action (prosem_msgs/action/Query,
-streaming a refined answer each time more layers of the frame arrive). Counters on ~/counters.
+streaming partial answers and a refined answer each time more layers of the frame arrive), in this
+node's namespace (any stream) and in each NS (that robot's stream by default). ~/counters (JSON).
 
-Threads: layer callbacks run in one mutually exclusive group and only check and store bytes; the
-query service and action run in a reentrant group on a MultiThreadedExecutor, so a query waiting
-for pulled layers (a Condition wait, bounded by timeout_s) never stops layers from arriving.
-Decoding and answering happen in the query threads; JPEG encoding (full_cloud) in worker threads.
-With 8 robots the executor thread is busy in Python about half the time (rclpy rebuilds its wait
-set for every message); a decode gives up the GIL at each numpy call and, at Python's default 5 ms
-switch interval, waited that long to get it back each time (p95 query 0.22 s vs 0.06 s for one
-robot). main() therefore sets a short switch interval (parameter gil_switch_interval_s).
+Threads: layer callbacks run in one mutually exclusive group and only check and store bytes. Query
+callbacks are coroutines that hand the query to a bounded pool of query threads (QuerySession:
+pick frame, pull, wait, decode, answer) and await it, so a waiting query holds no executor thread
+and can never starve the ingest that would deliver its layers; a full pool answers `busy` at once.
+With 8 robots the executor thread is busy in Python about half the time (rclpy rebuilds its wait set
+for every message); a decode gives up the GIL at each numpy call and, at Python's default 5 ms switch
+interval, waited that long to get it back each time (p95 query 0.22 s vs 0.06 s for one robot), so
+the process runs with a short switch interval (parameter gil_switch_interval_s).
 """
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import math
 import re
@@ -29,14 +29,12 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-import rclpy
 from rclpy.action import ActionServer, CancelResponse, GoalResponse
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.clock import Clock, ClockType
 from rclpy.node import Node
 from sensor_msgs.msg import CompressedImage
 from std_msgs.msg import String
@@ -46,28 +44,39 @@ from prosem_core.assembly import Assembler, AssemblyConfig, FrameAssembly
 from prosem_core.codec import read_header
 from prosem_core.latest_slot import LatestSlot
 from prosem_core.link.qos_policy import BASE_READER_QOS, FEEDBACK_QOS, REFINE_READER_QOS
+from prosem_core.models.encoder import RUNTIMES
+from prosem_core.modes import MODE_NAMES, mode_info
+from prosem_core.query_session import QuerySession, QuerySessionConfig, locked_answerer
+from prosem_core.query_types import ErrorCode, QueryRequest, QueryResult
+from prosem_core.work_queue import BoundedWorkQueue, WorkQueueBusy
 from prosem_msgs.action import Query as QueryAction
 from prosem_msgs.msg import LayerFeedback, SemanticLayer
 from prosem_msgs.srv import Query
-from prosem_ros.msg_convert import from_seconds, layer_in, parse_jpeg_frame_id, stream_id_for_namespace
-from prosem_ros.params import ParamSpec, check_update, declare_all
+from prosem_ros.msg_convert import (
+    fill_feedback,
+    fill_result,
+    from_seconds,
+    layer_in,
+    parse_jpeg_frame_id,
+    query_request,
+    stream_id_for_namespace,
+)
+from prosem_ros.offload import offload
+from prosem_ros.params import ParameterBinding, ParamSpec
 from prosem_ros.qos import to_profile
-from prosem_ros.spin import spin_until_shutdown
-
-MODES = ("progressive", "full_cloud", "full_tokens", "full_edge")
-RESULT_FIELDS = ("success", "error", "answer", "confidence", "frame_seq", "layers_used", "bytes_used", "fidelity",
-                 "latency_s", "fidelity_reached", "stream_id")
+from prosem_ros.spin import StartupError, run_node
 
 PARAMS = [
-    ParamSpec("mode", "progressive", "what the robots send", choices=MODES, read_only=True),
+    ParamSpec("mode", "progressive", "what the robots send", choices=MODE_NAMES, read_only=True),
     ParamSpec("namespaces", [""], "robot namespaces whose prosem/* topics to serve ('' = this node's namespace)", read_only=True),
-    ParamSpec("allowed_streams", [], "stream ids accepted (empty = any, up to max_streams)", read_only=True),
+    ParamSpec("allowed_streams", ["*"], "stream ids accepted; ['*'] = any, up to max_streams (production: list your robots)",
+              read_only=True),
     ParamSpec("default_stream", "", "stream a query with empty stream_id means when several streams exist"),
-    ParamSpec("runtime", "torch", "full_cloud: vision encoder runtime", choices=("onnx", "onnx-int8", "torch"), read_only=True),
+    ParamSpec("runtime", "torch", "full_cloud: vision encoder runtime", choices=RUNTIMES, read_only=True),
     ParamSpec("encoder_threads", 1, "full_cloud: threads of the vision encoder (0 = the runtime's default)", 0, 64, read_only=True),
     ParamSpec("codebook", "", "Meta AutoEncoder codebook path (.npz/.json stem); empty = the shipped one", read_only=True),
     ParamSpec("answer_head", "", "answer head file; empty = the shipped one", read_only=True),
-    ParamSpec("warmup", True, "load the answerer (and, in full_cloud, the encoder) at start, not on the first query", read_only=True),
+    ParamSpec("warmup", True, "load every answering model at start, not on the first query", read_only=True),
     ParamSpec("base_reliability", "best_effort", "QoS reliability of the prosem/layers reader (match the edges' base_reliability)",
               choices=("reliable", "best_effort"), read_only=True),
     ParamSpec("max_streams", 16, "most streams held at once", 1, 4096, read_only=True),
@@ -77,7 +86,11 @@ PARAMS = [
     ParamSpec("stream_expire_s", 120.0, "streams silent this long are forgotten", 1.0, 86400.0),
     ParamSpec("pull_retry_s", 0.25, "repeat a pull request this often while a query waits", 0.01, 10.0),
     ParamSpec("max_timeout_s", 30.0, "cap on a query's timeout_s", 0.0, 600.0),
-    ParamSpec("num_threads", 4, "executor threads (queries wait in them)", 2, 64, read_only=True),
+    ParamSpec("num_threads", 2, "executor threads (ingest, timers, query callbacks; queries themselves run on query_threads)",
+              2, 64, read_only=True),
+    ParamSpec("query_threads", 4, "queries decoded and answered at once (each waits for its layers on its own thread)",
+              1, 64, read_only=True),
+    ParamSpec("max_pending_queries", 16, "queries running or waiting; one more is answered 'busy' at once", 1, 4096, read_only=True),
     ParamSpec("gil_switch_interval_s", 0.0005, "main(): sys.setswitchinterval for this process; short, so a query's decode "
               "(many numpy calls, each giving up the GIL) is not held back 5 ms a call by the busy executor thread",
               1e-5, 0.1, read_only=True),
@@ -94,118 +107,131 @@ def _topic(namespace: str, name: str) -> str:
 class CloudNode(Node):
     def __init__(self, pipeline: Any = None, **kwargs: Any) -> None:
         super().__init__("prosem_cloud", **kwargs)
-        # First, so destroy_node works even when a bad parameter stops __init__ below.
+        # First, so destroy_node works whatever stops __init__ below.
         self._stop = threading.Event()
         self._jpeg_slots: dict[str, LatestSlot] = {}
         self._workers: list[threading.Thread] = []
-        self.action_server = None
-        self._specs = {s.name: s for s in PARAMS}
-        self.p = declare_all(self, PARAMS)
-        self.mode = self.p["mode"]
-        self.namespaces = list(dict.fromkeys(self.p["namespaces"])) or [""]
+        self.action_servers: list[ActionServer] = []
+        self.query_work: BoundedWorkQueue | None = None
+        try:
+            self.params = ParameterBinding(self, PARAMS, apply=self._apply_params)
+            key = auth.load_key(self.params["auth_key"], self.params["auth_key_file"])
+        except ValueError as exc:
+            raise StartupError(str(exc)) from None
+        p = self.params
+        self.mode = mode_info(p["mode"])
+        self.namespaces = list(dict.fromkeys(p["namespaces"])) or [""]
         self._pipeline = pipeline
-        self._pipeline_lock = threading.Lock()
         self._answer_lock = threading.Lock()  # answerers (torch) are not assumed thread-safe
         self._encoder_lock = threading.Lock()  # full_cloud: one encoder, several JPEG workers
         self.counters: Counter[str] = Counter()
         self._log_throttle: dict[str, float] = {}
+        self.ready = threading.Event()  # set by start(): models loaded
 
-        codec = self.pipeline.codec
-        chunked = self.mode == "full_tokens"  # chunks of raw fp16 tokens instead of codec layers
+        chunked = self.mode.name == "full_tokens"  # chunks of raw fp16 tokens instead of codec layers
+        try:
+            codebook_id = token_chunks.FP16_CODEBOOK_ID if chunked else self.pipeline.codec.codebook_id
+        except Exception as exc:
+            raise StartupError(f"cannot load the codebook: {exc}") from None
         self.assembler = Assembler(
-            AssemblyConfig(
-                codebook_id=token_chunks.FP16_CODEBOOK_ID if chunked else codec.codebook_id, max_streams=self.p["max_streams"],
-                max_frames_per_stream=self.p["max_frames_per_stream"], max_bytes_per_stream=self.p["max_bytes_per_stream"],
-                allowed_streams=tuple(self.p["allowed_streams"]),
-                auth_key=auth.load_key(self.p["auth_key"], self.p["auth_key_file"]),
-            ),
+            AssemblyConfig(codebook_id=codebook_id, max_streams=p["max_streams"], max_frames_per_stream=p["max_frames_per_stream"],
+                           max_bytes_per_stream=p["max_bytes_per_stream"],
+                           allowed_streams=tuple(s for s in p["allowed_streams"] if s != "*"), auth_key=key),
             read_header=token_chunks.read_chunk_header if chunked else read_header,
-            decode=token_chunks.join_chunks if chunked else codec.decode,
+            decode=token_chunks.join_chunks if chunked else (lambda layers: self.pipeline.codec.decode(layers)),
             clock=self._now,  # arrival times on the node clock: they go into feedback stamps
         )
+        self.queries = QuerySession(self.assembler, self._answer, self._pull, self._session_config(),
+                                    stream_clock=self._now)
         self.stream_ns: dict[str, str] = {}  # stream id -> namespace its layers came from
         self.ns_stream = {ns: stream_id_for_namespace(self.get_namespace() if not ns else ns) for ns in self.namespaces}
 
         ingest = MutuallyExclusiveCallbackGroup()
-        self.query_group = ReentrantCallbackGroup()
+        queries = ReentrantCallbackGroup()
         self.feedback_pubs = {}
         self.edge_clients = {}
         for ns in self.namespaces:
             self.feedback_pubs[ns] = self.create_publisher(LayerFeedback, _topic(ns, "prosem/feedback"), to_profile(FEEDBACK_QOS))
-            if self.mode in ("progressive", "full_tokens"):
-                base_reader = dataclasses.replace(BASE_READER_QOS, reliability=self.p["base_reliability"])
-                topics = (("prosem/layers", base_reader), ("prosem/layers/refine", REFINE_READER_QOS))
-                for name, spec in topics[:1] if chunked else topics:
+            if self.mode.wire == "layers":
+                base_reader = dataclasses.replace(BASE_READER_QOS, reliability=p["base_reliability"])
+                topics = [("prosem/layers", base_reader)] + ([] if chunked else [("prosem/layers/refine", REFINE_READER_QOS)])
+                for name, spec in topics:
                     self.create_subscription(SemanticLayer, _topic(ns, name), lambda m, ns=ns: self._on_layer(m, ns),
                                              to_profile(spec), callback_group=ingest)
-            elif self.mode == "full_cloud":
+            elif self.mode.wire == "jpeg":
                 slot: LatestSlot = LatestSlot()
                 self._jpeg_slots[ns] = slot
                 self.create_subscription(CompressedImage, _topic(ns, "prosem/image_jpeg"), lambda m, ns=ns: self._on_jpeg(m, ns),
                                          to_profile(BASE_READER_QOS), callback_group=ingest)
-                worker = threading.Thread(target=self._jpeg_worker, args=(ns, slot), name=f"jpeg_{ns or 'default'}", daemon=True)
-                self._workers.append(worker)
+                self._workers.append(threading.Thread(target=self._jpeg_worker, args=(ns, slot), name=f"jpeg_{ns or 'default'}",
+                                                      daemon=True))
             else:
                 self.edge_clients[ns] = self.create_client(Query, _topic(ns, "prosem/edge_query"),
                                                            callback_group=MutuallyExclusiveCallbackGroup())
-        self.create_service(Query, "prosem/query", self._on_query_service, callback_group=self.query_group)
-        self.action_server = ActionServer(
-            self, QueryAction, "prosem/query", execute_callback=self._on_query_action,
-            goal_callback=lambda _goal: GoalResponse.ACCEPT, cancel_callback=lambda _h: CancelResponse.ACCEPT,
-            callback_group=self.query_group,
-        )
+        # prosem/query in this node's namespace (any stream), and in each robot namespace (its stream).
+        self.query_work = BoundedWorkQueue(p["query_threads"], max(p["max_pending_queries"], p["query_threads"]), "prosem_query")
+        for ns in dict.fromkeys(["", *[n for n in self.namespaces if n]]):
+            name = _topic(ns, "prosem/query")
+            # partial, not lambda: rclpy awaits a callback only when inspect sees a coroutine function
+            self.create_service(Query, name, functools.partial(self._on_query_service, ns=ns), callback_group=queries)
+            self.action_servers.append(ActionServer(
+                self, QueryAction, name, execute_callback=functools.partial(self._on_query_action, ns=ns),
+                goal_callback=lambda _goal: GoalResponse.ACCEPT, cancel_callback=lambda _h: CancelResponse.ACCEPT,
+                callback_group=queries))
         self.counters_pub = self.create_publisher(String, "~/counters", 10)
-        self.create_timer(self.p["counters_period_s"], self._housekeeping)
-        self.add_on_set_parameters_callback(self._on_set_parameters)
-        self.ready = threading.Event()  # set once the models are loaded
-        if self.p["warmup"]:
-            threading.Thread(target=self._warm_up, name="prosem_cloud_warmup", daemon=True).start()
-        else:
-            self.ready.set()
-        for worker in self._workers:
-            worker.start()
-        self.get_logger().info(
-            f"cloud up: mode={self.mode} namespaces={self.namespaces} codebook={codec.codebook_id} "
-            f"auth={'on' if self.assembler.cfg.auth_key else 'off'}"
-        )
+        self.create_timer(p["counters_period_s"], self._housekeeping, clock=Clock(clock_type=ClockType.STEADY_TIME))
+        self.get_logger().info(f"cloud up: mode={self.mode.name} namespaces={self.namespaces} codebook={codebook_id} "
+                               f"auth={'on' if key else 'off'}")
+
+    # -- models -------------------------------------------------------------------------------
 
     @property
-    def pipeline(self):
-        with self._pipeline_lock:
-            if self._pipeline is None:
-                from prosem_core.pipeline import default_pipeline
+    def pipeline(self) -> Any:
+        if self._pipeline is None:
+            from prosem_core.pipeline import default_pipeline
 
-                p = self.p
-                self._pipeline = default_pipeline(runtime=p["runtime"], threads=p["encoder_threads"] or None,
-                                                  codebook=p["codebook"] or None, answer_head=p["answer_head"] or None)
+            p = self.params
+            self._pipeline = default_pipeline(runtime=p["runtime"], threads=p["encoder_threads"] or None,
+                                              codebook=p["codebook"] or None, answer_head=p["answer_head"] or None)
         return self._pipeline
 
-    def _warm_up(self) -> None:
-        """Background thread: load what the first query (or JPEG frame) would otherwise wait for."""
+    def start(self) -> CloudNode:
+        """Load the answering models (and, in full_cloud, the vision half) now: a StartupError says
+        what to run when a file is missing. Then start the JPEG workers."""
         try:
-            # Under the same locks as their users: lazy imports (transformers) are not thread-safe,
-            # and a query arriving during the warm-up must wait for it, not build a second model.
-            with self._answer_lock:
+            with self._answer_lock:  # lazy imports (transformers) are not thread-safe
                 answerer = self.pipeline.answerer
-                if hasattr(answerer, "warm_up"):
+                if self.params["warmup"] and hasattr(answerer, "warm_up"):
                     answerer.warm_up()
-            if self.mode == "full_cloud":
+            if self.params["warmup"] and self.mode.name != "full_tokens":
+                # The first decode inverts the codebook's coarse transform (~1 s on a small CPU):
+                # do it now, not inside the first users' queries.
+                codec = self.pipeline.codec
+                codec.decode(codec.encode(np.zeros(codec.token_shape, np.float32))[:1])
+            if self.mode.wire == "jpeg":
                 with self._encoder_lock:
                     self.pipeline.encoder.encode(np.zeros((224, 224, 3), np.uint8))
         except Exception as exc:
-            self.counters["model_errors"] += 1
-            self.get_logger().error(f"cannot build the models: {exc}")
-        finally:
-            self.ready.set()
+            raise StartupError(f"cannot build the cloud models: {exc}") from None
+        for worker in self._workers:
+            worker.start()
+        self.ready.set()
+        return self
 
-    def _on_set_parameters(self, params):
-        result = check_update(self._specs, params)
-        if not result.successful:
-            self.counters["param_rejected"] += 1
-            self.get_logger().warning(f"parameter change rejected: {result.reason}")
-            return result
-        self.p = {**self.p, **{prm.name: prm.value for prm in params if prm.name in self._specs}}
-        return result
+    def _answer(self, tokens, question, **kwargs):
+        return locked_answerer(self.pipeline.answerer, self._answer_lock)(tokens, question, **kwargs)
+
+    # -- parameters -----------------------------------------------------------------------------
+
+    def _session_config(self) -> QuerySessionConfig:
+        p = self.params
+        return QuerySessionConfig(pull_retry_s=p["pull_retry_s"], max_timeout_s=p["max_timeout_s"],
+                                  stream_stale_s=p["stream_stale_s"], default_stream=p["default_stream"],
+                                  whole_frames_only=self.mode.name == "full_tokens", pulls=self.mode.wire == "layers")
+
+    def _apply_params(self, changed: set[str]) -> None:
+        self.queries.cfg = self._session_config()
+        self.get_logger().info(f"parameters changed: {', '.join(sorted(changed))}")
 
     def _warn(self, key: str, text: str, period_s: float = 2.0) -> None:
         """One log line per kind of failure per period: per-layer paths can fail hundreds of times a second."""
@@ -217,7 +243,10 @@ class CloudNode(Node):
             self._log_throttle[key] = now
             self.get_logger().warning(text)
 
-    # -- ingest -------------------------------------------------------------------------------
+    def _now(self) -> float:
+        return time.time()
+
+    # -- ingest ---------------------------------------------------------------------------------
 
     def _on_layer(self, msg: SemanticLayer, ns: str) -> None:
         try:
@@ -233,9 +262,6 @@ class CloudNode(Node):
             return
         self.stream_ns[layer.stream_id] = ns
         self._send_feedback(result.frame, ns, result.frame.last_arrival, layer.send_stamp)
-
-    def _now(self) -> float:
-        return self.get_clock().now().nanoseconds * 1e-9
 
     def _send_feedback(self, frame: FrameAssembly, ns: str, arrived: float, echo: float, pull: int = 0, reason: str = "",
                        bytes_received: int | None = None) -> None:
@@ -257,13 +283,20 @@ class CloudNode(Node):
         msg.reason = reason
         self.feedback_pubs[ns].publish(msg)
 
+    def _pull(self, frame: FrameAssembly, want: int, reason: str) -> None:
+        """A waiting query asks the edge for layers up to `want` (repeated by the session until they come).
+        The newest layer is echoed with its true arrival, so hold_s keeps the edge's RTT sample honest."""
+        ns = self.stream_ns.get(frame.stream_id, self.namespaces[0])
+        self._send_feedback(frame, ns, frame.last_arrival, frame.last_send_stamp, pull=want, reason=reason)
+        self.counters["pull_requests"] += 1
+
     def _on_jpeg(self, msg: CompressedImage, ns: str) -> None:
         arrived = self._now()
         try:
             stream_id, epoch, seq = parse_jpeg_frame_id(msg.header.frame_id)
         except ValueError:
             self.counters["malformed_jpeg"] += 1
-            self._warn("jpeg_id", f"JPEG frame without 'stream:epoch:seq' frame_id: {msg.header.frame_id!r}")
+            self._warn("jpeg_id", f"JPEG frame without 'stream:epoch:seq' frame_id: {msg.header.frame_id[:80]!r}")
             return
         # Receipt first (RTT and goodput for the edge's rate control), then the heavy work elsewhere.
         receipt = LayerFeedback()
@@ -296,194 +329,103 @@ class CloudNode(Node):
                 self.counters["jpeg_errors"] += 1
                 self._warn("jpeg_error", f"JPEG frame {seq} of {stream_id!r} failed: {exc}")
 
-    # -- queries ------------------------------------------------------------------------------
+    # -- queries ----------------------------------------------------------------------------------
 
-    def _on_query_service(self, request, response):
-        result = self._run_query(request)
-        for name in RESULT_FIELDS:
-            setattr(response, name, result[name])
-        return response
+    def _namespace_request(self, req: QueryRequest, ns: str) -> QueryRequest:
+        """A query on NS/prosem/query with no stream_id is about NS's robot."""
+        if ns and not req.stream_id:
+            req.stream_id = self.ns_stream[ns]
+        return req
 
-    def _on_query_action(self, goal_handle):
+    async def _on_query_service(self, request, response, ns: str = ""):
+        req = self._namespace_request(query_request(request, ns), ns)
+        try:
+            done = await offload(self, self.query_work, self._run_query, req)
+            result = done.result()
+        except WorkQueueBusy as exc:
+            result = QueryResult.failure(ErrorCode.BUSY, f"busy: {exc}; try again", stream_id=req.stream_id)
+        return fill_result(response, self._counted(result))
+
+    async def _on_query_action(self, goal_handle, ns: str = ""):
         t0 = time.monotonic()
+        req = self._namespace_request(query_request(goal_handle.request, ns), ns)
 
-        def refine(fields: dict) -> None:
-            fb = QueryAction.Feedback()
-            for name in ("answer", "confidence", "frame_seq", "layers_used", "bytes_used", "fidelity"):
-                setattr(fb, name, fields[name])
-            fb.elapsed_s = time.monotonic() - t0
-            goal_handle.publish_feedback(fb)
+        def progress(result: QueryResult, partial: bool) -> None:
+            goal_handle.publish_feedback(fill_feedback(QueryAction.Feedback(), result, partial, time.monotonic() - t0))
 
-        result = self._run_query(goal_handle.request, on_refine=refine, cancelled=lambda: goal_handle.is_cancel_requested)
-        out = QueryAction.Result()
-        for name in RESULT_FIELDS:
-            setattr(out, name, result[name])
+        try:
+            done = await offload(self, self.query_work, self._run_query, req, progress, lambda: goal_handle.is_cancel_requested)
+            result = done.result()
+        except WorkQueueBusy as exc:
+            result = QueryResult.failure(ErrorCode.BUSY, f"busy: {exc}; try again", stream_id=req.stream_id)
+        result = self._counted(result)
         if goal_handle.is_cancel_requested:
             goal_handle.canceled()
-        elif result["success"]:
+        elif result.success:
             goal_handle.succeed()
         else:
             goal_handle.abort()
-        return out
+        return fill_result(QueryAction.Result(), result)
 
-    def _result(self, t0: float, **fields) -> dict:
-        """A final query result (counted, failures logged)."""
-        out = self._fields(t0, **fields)
-        if not out["success"]:
-            self.counters["query_errors"] += 1
-            self._warn("query:" + out["error"][:40], f"query failed: {out['error']}")
-        else:
+    def _run_query(self, req: QueryRequest, progress=None, cancelled=lambda: False) -> QueryResult:
+        """On a query thread: the session (layer modes, full_cloud) or a relay to the edge (full_edge)."""
+        if self.mode.wire == "service":
+            return self._relay(req)
+        return self.queries.run(req, progress, cancelled)
+
+    def _counted(self, result: QueryResult) -> QueryResult:
+        if result.success:
             self.counters["queries_answered"] += 1
-        return out
-
-    @staticmethod
-    def _fields(t0: float, **fields) -> dict:
-        out = {"success": False, "error": "", "answer": "", "confidence": 0.0, "frame_seq": -1, "layers_used": 0,
-               "bytes_used": 0, "fidelity": 0.0, "latency_s": 0.0, "fidelity_reached": False, "stream_id": ""}
-        out.update(fields)
-        out["latency_s"] = time.monotonic() - t0
-        return out
-
-    def _resolve_stream(self, requested: str) -> tuple[str | None, str]:
-        known = list(self.assembler.streams) if self.mode != "full_edge" else list(self.ns_stream.values())
-        if requested:
-            if requested in known:
-                return requested, ""
-            return None, f"unknown stream {requested!r} (known: {', '.join(known) or 'none'})"
-        if len(known) == 1:
-            return known[0], ""
-        if self.p["default_stream"] in known:
-            return self.p["default_stream"], ""
-        if not known:
-            return None, "no stream has sent anything yet"
-        return None, f"several streams ({', '.join(known)}): say which in stream_id"
-
-    def _run_query(self, req, on_refine: Callable[[dict], None] | None = None,
-                   cancelled: Callable[[], bool] = lambda: False) -> dict:
-        t0 = time.monotonic()
-        question = req.question.strip()
-        if not question:
-            return self._result(t0, error="empty question")
-        min_fid, timeout = float(req.min_fidelity), float(req.timeout_s)
-        if not 0.0 <= min_fid <= 1.0:
-            return self._result(t0, error=f"min_fidelity {min_fid} outside [0, 1]")
-        if not timeout >= 0.0:  # also catches NaN
-            return self._result(t0, error=f"timeout_s {timeout} must be >= 0")
-        if req.frame_seq < -1:
-            return self._result(t0, error=f"frame_seq {req.frame_seq}: use a frame number >= 0, or -1 for the latest")
-        deadline = t0 + min(timeout, self.p["max_timeout_s"])
-        stream_id, error = self._resolve_stream(req.stream_id)
-        if stream_id is None:
-            return self._result(t0, error=error)
-        if self.mode == "full_edge":
-            return self._relay(req, stream_id, deadline, t0)
-        frame, error = self._pick_frame(stream_id, int(req.frame_seq))
-        if frame is None:
-            return self._result(t0, error=error, stream_id=stream_id)
-
-        ns = self.stream_ns.get(stream_id, self.namespaces[0])
-        version, last_pull, answered_k = -1, -math.inf, 0
-        partial: dict = {}
-        while True:
-            with self.assembler.changed:
-                version, prefix, fidelity, complete = self.assembler.version, frame.prefix, frame.fidelity, frame.complete
-            # (full_tokens: only a whole frame answers; a partial one would just fail)
-            if on_refine is not None and prefix > answered_k and (self.mode != "full_tokens" or complete):
-                partial = self._answer(frame, question, t0, stream_id)
-                answered_k = prefix
-                if partial["success"]:
-                    on_refine(partial)
-            if fidelity >= min_fid and prefix > 0 or complete or cancelled():
-                break
-            now = time.monotonic()
-            if now >= deadline:
-                break
-            if self.mode in ("progressive", "full_tokens") and now - last_pull >= self.p["pull_retry_s"]:
-                want = self.assembler.layers_needed(frame, min_fid) if prefix else 1
-                # Echo the newest layer with its true arrival: hold_s then keeps the RTT sample honest.
-                self._send_feedback(frame, ns, frame.last_arrival, frame.last_send_stamp, pull=want,
-                                    reason=f"query min_fidelity {min_fid:.3f}")
-                self.counters["pull_requests"] += 1
-                last_pull = now
-            self.assembler.wait_for_change(version, min(deadline - now, self.p["pull_retry_s"]))
-        if frame.prefix == 0:
-            return self._result(t0, error=f"no base layer of frame {frame.frame_seq} arrived within {timeout:g} s",
-                                stream_id=stream_id, frame_seq=frame.frame_seq)
-        if partial.get("success") and answered_k == frame.prefix:
-            result = dict(partial)  # the last refinement already answered this prefix
-            result["latency_s"] = time.monotonic() - t0
-        else:
-            result = self._answer(frame, question, t0, stream_id)
-        if result["success"]:
-            result["fidelity_reached"] = bool(result["fidelity"] >= min_fid)
-            if not result["fidelity_reached"]:
+            if not result.fidelity_reached:
                 self.counters["queries_below_fidelity"] += 1
-        return self._result(t0, **{k: v for k, v in result.items() if k != "latency_s"})
+        else:
+            self.counters["query_errors"] += 1
+            self.counters[f"query_error_{ErrorCode(result.error_code).name.lower()}"] += 1
+            self._warn("query:" + result.error[:40], f"query failed: {result.error}")
+        return result
 
-    def _pick_frame(self, stream_id: str, frame_seq: int) -> tuple[FrameAssembly | None, str]:
-        with self.assembler.changed:
-            stream = self.assembler.streams.get(stream_id)
-            if stream is None:
-                return None, f"unknown stream {stream_id!r}"
-            if frame_seq >= 0:
-                frame = stream.frames.get(frame_seq)
-                if frame is None:
-                    held = f"{min(stream.frames)}..{max(stream.frames)}" if stream.frames else "none"
-                    return None, f"frame {frame_seq} not held for stream {stream_id!r} (held: {held})"
-                return frame, ""
-            frame = stream.latest_decodable()
-            if frame is None:
-                return None, f"stream {stream_id!r} has no decodable frame yet (no base layer arrived)"
-            idle = self._now() - stream.last_arrival  # the assembler runs on this clock too
-            if idle > self.p["stream_stale_s"]:
-                return None, (f"stream {stream_id!r} is stale: nothing for {idle:.1f} s; newest frame {frame.frame_seq} "
-                              f"(ask for it by frame_seq to use it anyway)")
-            return frame, ""
-
-    def _answer(self, frame: FrameAssembly, question: str, t0: float, stream_id: str) -> dict:
-        try:
-            tokens, k = self.assembler.tokens(frame)
-            with self._answer_lock:
-                ans = self.pipeline.answerer.answer(tokens, question)
-        except Exception as exc:
-            self.counters["answer_errors"] += 1
-            return self._fields(t0, error=f"cannot answer from frame {frame.frame_seq}: {exc}", stream_id=stream_id,
-                                frame_seq=frame.frame_seq)
-        with self.assembler.changed:
-            fidelity, nbytes = float(frame.fidelities[k - 1]), frame.prefix_bytes(k)
-        return self._fields(t0, success=True, answer=str(ans.text), confidence=float(ans.confidence), frame_seq=frame.frame_seq,
-                            layers_used=k, bytes_used=nbytes, fidelity=fidelity, stream_id=stream_id)
-
-    def _relay(self, req, stream_id: str, deadline: float, t0: float) -> dict:
+    def _relay(self, req: QueryRequest) -> QueryResult:
         """full_edge: ask the edge's own service; wait (this query thread only) for its answer."""
-        ns = next(ns for ns, sid in self.ns_stream.items() if sid == stream_id)
-        client = self.edge_clients[ns]
+        t0 = time.monotonic()
+        bad = QuerySession.check_request(req)
+        if bad is not None:
+            return bad
+        streams = {sid: ns for ns, sid in self.ns_stream.items()}
+        stream_id = req.stream_id or (next(iter(streams)) if len(streams) == 1 else self.params["default_stream"])
+        if stream_id not in streams:
+            return QueryResult.failure(ErrorCode.UNKNOWN_STREAM, f"unknown stream {stream_id!r} (known: {', '.join(streams)})")
+        client = self.edge_clients[streams[stream_id]]
         if not client.service_is_ready():
-            return self._result(t0, error=f"edge service of stream {stream_id!r} is not available", stream_id=stream_id)
+            return QueryResult.failure(ErrorCode.UNAVAILABLE, f"edge service of stream {stream_id!r} is not available",
+                                       stream_id=stream_id)
         forward = Query.Request(question=req.question, stream_id=stream_id, frame_seq=req.frame_seq,
-                                min_fidelity=req.min_fidelity, timeout_s=req.timeout_s)
+                                min_fidelity=req.min_fidelity, timeout_s=req.timeout_s, max_new_tokens=req.max_new_tokens)
         future = client.call_async(forward)
         done = threading.Event()
         future.add_done_callback(lambda _f: done.set())
-        if not done.wait(max(0.0, deadline - time.monotonic()) + 1.0):  # +1 s: the edge's own compute
+        wait_s = max(0.0, min(req.timeout_s, self.params["max_timeout_s"]) - (time.monotonic() - t0)) + 1.0  # + the edge's compute
+        if not done.wait(wait_s):
             client.remove_pending_request(future)
-            return self._result(t0, error=f"edge of stream {stream_id!r} did not answer in time", stream_id=stream_id)
+            return QueryResult.failure(ErrorCode.TIMEOUT, f"edge of stream {stream_id!r} did not answer in time", stream_id=stream_id)
         resp = future.result()
-        fields = {name: getattr(resp, name) for name in RESULT_FIELDS if name != "latency_s"}
+        fields = {f.name: getattr(resp, f.name) for f in dataclasses.fields(QueryResult)}
         fields["stream_id"] = stream_id
-        return self._result(t0, **fields)
+        return QueryResult(**fields)
 
-    # -- housekeeping -------------------------------------------------------------------------
+    # -- housekeeping -------------------------------------------------------------------------------
 
     def all_counters(self) -> dict[str, int]:
         merged = Counter(self.assembler.counters)
         merged.update(self.counters)
+        merged["param_rejected"] = self.params.rejected
+        if self.query_work is not None:
+            merged["queries_busy"] = self.query_work.refused
         return dict(merged)
 
     def _housekeeping(self) -> None:
-        for sid in self.assembler.expire_streams(self.p["stream_expire_s"]):
+        for sid in self.assembler.expire_streams(self.params["stream_expire_s"]):
             self.stream_ns.pop(sid, None)
-            self.get_logger().info(f"stream {sid!r} expired (silent > {self.p['stream_expire_s']:g} s)")
+            self.get_logger().info(f"stream {sid!r} expired (silent > {self.params['stream_expire_s']:g} s)")
         self.counters_pub.publish(String(data=json.dumps(self.all_counters(), sort_keys=True)))
 
     def destroy_node(self) -> None:
@@ -491,26 +433,19 @@ class CloudNode(Node):
         for slot in self._jpeg_slots.values():
             slot.close()
         for worker in self._workers:
-            worker.join(timeout=5.0)
-        if self.action_server is not None:
-            self.action_server.destroy()
+            if worker.is_alive():
+                worker.join(timeout=5.0)
+        if self.query_work is not None:
+            self.query_work.shutdown()
+        for server in self.action_servers:
+            server.destroy()
         super().destroy_node()
 
 
 def main(args: list[str] | None = None) -> int:
-    rclpy.init(args=args)
-    try:
-        node = CloudNode()
-    except ValueError as exc:  # bad parameter at start: say why, exit non-zero
-        print(f"cloud_node: {exc}", flush=True)
-        rclpy.try_shutdown()
-        return 2
-    except (KeyboardInterrupt, ExternalShutdownException):
-        rclpy.try_shutdown()
-        return 0
-    sys.setswitchinterval(node.p["gil_switch_interval_s"])  # process-wide: see the module docstring
-    return spin_until_shutdown(node, MultiThreadedExecutor(num_threads=node.p["num_threads"]))
+    def make() -> CloudNode:
+        node = CloudNode().start()
+        sys.setswitchinterval(node.params["gil_switch_interval_s"])  # process-wide: see the module docstring
+        return node
 
-
-if __name__ == "__main__":
-    raise SystemExit(main())
+    return run_node("cloud_node", make, threads=lambda node: node.params["num_threads"], args=args)

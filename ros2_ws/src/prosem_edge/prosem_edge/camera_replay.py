@@ -13,9 +13,7 @@ import sys
 from collections.abc import Iterator
 
 import numpy as np
-import rclpy
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor, SetParametersResult
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.qos import qos_profile_sensor_data
@@ -23,6 +21,7 @@ from sensor_msgs.msg import Image
 
 from prosem_core import images
 from prosem_core.frame_sources import FrameSource, FrameSourceError, open_source
+from prosem_ros.spin import StartupError, run_node
 
 ENCODINGS = ("rgb8", "bgr8", "mono8")
 
@@ -151,22 +150,13 @@ class CameraReplay(Node):
 
 
 def main(argv: list[str] | None = None) -> int:
-    rclpy.init(args=argv if argv is not None else sys.argv)
-    try:
-        node = CameraReplay()
-    except FrameSourceError as err:
-        print(f"camera_replay: {err}", file=sys.stderr)
-        rclpy.try_shutdown()
-        return 2
-    try:
-        while rclpy.ok() and not node.finished:
-            rclpy.spin_once(node, timeout_sec=0.1)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        node.destroy_node()
-        rclpy.try_shutdown()
-    return 0
+    def make() -> CameraReplay:
+        try:
+            return CameraReplay()
+        except FrameSourceError as err:
+            raise StartupError(str(err)) from None
+
+    return run_node("camera_replay", make, threads=1, args=argv, until=lambda node: node.finished)
 
 
 if __name__ == "__main__":

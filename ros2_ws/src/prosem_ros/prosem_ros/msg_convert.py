@@ -1,9 +1,18 @@
-"""SemanticLayer / LayerFeedback <-> the core's plain types, and ROS time <-> float seconds."""
+"""prosem_msgs messages <-> the core's plain types, and ROS time <-> float seconds.
+
+Everything a node reads from or writes to a ProSem message goes through here, so the field lists
+live in one place (the core's dataclasses) and the nodes stay thin.
+"""
 from __future__ import annotations
+
+from typing import Any
 
 from builtin_interfaces.msg import Time
 
 from prosem_core.assembly import LayerIn
+from prosem_core.query_types import FEEDBACK_FIELDS, RESULT_FIELDS, QueryRequest, QueryResult
+from prosem_core.uplink import FrameFeedback, Outgoing
+from prosem_msgs.msg import LayerFeedback, SemanticLayer
 
 
 def to_seconds(stamp: Time) -> float:
@@ -12,10 +21,10 @@ def to_seconds(stamp: Time) -> float:
 
 def from_seconds(seconds: float) -> Time:
     ns = max(0, int(round(seconds * 1e9)))
-    return Time(sec=ns // 1_000_000_000, nanosec=ns % 1_000_000_000)
+    return Time(sec=min(ns // 1_000_000_000, 2**31 - 1), nanosec=ns % 1_000_000_000)
 
 
-def layer_in(msg) -> LayerIn:
+def layer_in(msg: SemanticLayer) -> LayerIn:
     """A received SemanticLayer as the assembler's LayerIn (bytes copied out of the message)."""
     return LayerIn(
         stream_id=msg.stream_id,
@@ -31,6 +40,60 @@ def layer_in(msg) -> LayerIn:
         auth_tag=bytes(msg.auth_tag),
         codec_id=msg.codec_id,
     )
+
+
+def layer_msg(out: Outgoing, stream_id: str, epoch: int, send_stamp: float, auth_tag: bytes = b"") -> SemanticLayer:
+    """The SemanticLayer for one of the uplink's Outgoing layers (out.context is the camera header)."""
+    msg = SemanticLayer()
+    if out.context is not None:
+        msg.header = out.context
+    msg.stream_id = stream_id
+    msg.frame_seq = out.frame_seq
+    msg.epoch = epoch
+    msg.layer_index = out.index
+    msg.layer_count = out.layer_count
+    msg.codec_id = out.codec_id
+    msg.codebook_id = out.codebook_id
+    msg.token_shape = [int(x) for x in out.token_shape]
+    msg.keyframe = bool(out.keyframe)
+    msg.ref_frame_seq = int(out.ref_frame_seq)
+    msg.fidelity = float(out.fidelity)
+    msg.payload = out.payload
+    msg.auth_tag = auth_tag
+    msg.send_stamp = from_seconds(send_stamp)
+    return msg
+
+
+def feedback_in(msg: LayerFeedback) -> FrameFeedback:
+    return FrameFeedback(
+        stream_id=msg.stream_id, epoch=int(msg.epoch), frame_seq=int(msg.frame_seq),
+        received_mask=int(msg.received_mask), prefix_layers=int(msg.prefix_layers), bytes_received=int(msg.bytes_received),
+        receive_stamp=to_seconds(msg.receive_stamp), echo_send_stamp=to_seconds(msg.echo_send_stamp), hold_s=float(msg.hold_s),
+        layers_expected=int(msg.layers_expected), layers_arrived=int(msg.layers_arrived), pull_layers=int(msg.pull_layers),
+        request_keyframe=bool(msg.request_keyframe), status=int(msg.status), reason=msg.reason,
+    )
+
+
+def query_request(msg: Any, namespace: str = "") -> QueryRequest:
+    """A Query service request or action goal as the core's QueryRequest."""
+    return QueryRequest(question=msg.question, stream_id=msg.stream_id, frame_seq=int(msg.frame_seq),
+                        min_fidelity=float(msg.min_fidelity), timeout_s=float(msg.timeout_s),
+                        max_new_tokens=int(msg.max_new_tokens), namespace=namespace)
+
+
+def fill_result(msg: Any, result: QueryResult) -> Any:
+    """Copy a QueryResult into a Query service response or action result (same fields)."""
+    for name in RESULT_FIELDS:
+        setattr(msg, name, getattr(result, name))
+    return msg
+
+
+def fill_feedback(msg: Any, result: QueryResult, partial: bool, elapsed_s: float) -> Any:
+    for name in FEEDBACK_FIELDS:
+        setattr(msg, name, getattr(result, name))
+    msg.partial = bool(partial)
+    msg.elapsed_s = float(elapsed_s)
+    return msg
 
 
 def stream_id_for_namespace(namespace: str, default: str = "robot0") -> str:

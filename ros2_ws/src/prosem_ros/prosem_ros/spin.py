@@ -1,25 +1,93 @@
-"""How every ProSem process spins its node and shuts down, in one place.
+"""How every ProSem process starts, spins and stops: one place, so each behaves the same on Ctrl-C.
 
-Shared by edge_node, cloud_node and the benchmark helper processes, so each tears down in the same
-order: the executor first (callbacks still running finish before their node goes), then the node,
-then rclpy. Ctrl-C and an external shutdown (SIGTERM via rclpy's signal handler) are normal exits.
+`run_node` is the body of every node's console script:
+- rclpy.init with the process's own arguments (explicit, so nothing else parses them);
+- the node is built (parameters checked, models loaded) before spinning; a StartupError (bad or
+  unknown parameter, missing model files) prints ONE line saying what to do and exits 2, instead of
+  a traceback or a node that stays up doing nothing;
+- Ctrl-C and SIGTERM are normal exits (code 0, no traceback) whenever they come: while the models
+  load, while spinning, or twice in a row. A terminal's Ctrl-C reaches every process of the group and
+  `ros2 launch` forwards one more, so a node often gets two SIGINTs: after the first, further ones
+  are ignored while the node tears down (executor first, so running callbacks finish, then the node,
+  then rclpy).
 """
 from __future__ import annotations
 
+import signal
+import sys
+from collections.abc import Callable
+
 import rclpy
-from rclpy.executors import Executor, ExternalShutdownException
+from rclpy.executors import Executor, ExternalShutdownException, MultiThreadedExecutor
 from rclpy.node import Node
 
 
-def spin_until_shutdown(node: Node, executor: Executor) -> int:
-    """Spin `node` on `executor` until shutdown, then tear everything down; returns exit code 0."""
-    executor.add_node(node)
+class StartupError(RuntimeError):
+    """A node cannot start; str() is one line for the user: what is wrong and what to run."""
+
+
+def _ignore_further_signals() -> None:
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            signal.signal(sig, signal.SIG_IGN)
+        except ValueError:  # not the main thread (a test hosting nodes): nothing to protect
+            pass
+
+
+def _teardown(node: Node | None, executor: Executor | None) -> None:
+    if executor is not None:
+        executor.shutdown(timeout_sec=2.0)
+    if node is not None:
+        node.destroy_node()
+    rclpy.try_shutdown()
+
+
+def spin_until_shutdown(node: Node, executor: Executor, until: Callable[[], bool] | None = None) -> int:
+    """Spin `node` on `executor` until Ctrl-C, SIGTERM, an external shutdown or `until()` (checked
+    every 0.1 s when given); tear down; return 0."""
     try:
-        executor.spin()
+        executor.add_node(node)
+        if until is None:
+            executor.spin()
+        else:
+            while executor.context.ok() and not until():
+                executor.spin_once(timeout_sec=0.1)
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     finally:
-        executor.shutdown(timeout_sec=2.0)
-        node.destroy_node()
-        rclpy.try_shutdown()
+        _ignore_further_signals()
+        _teardown(node, executor)
     return 0
+
+
+def run_node(prog: str, make_node: Callable[[], Node], threads: Callable[[Node], int] | int = 2,
+             args: list[str] | None = None, until: Callable[[Node], bool] | None = None) -> int:
+    """Init rclpy, build the node (StartupError -> one line, exit 2), spin on a MultiThreadedExecutor
+    with `threads` threads until shutdown (or until(node)); exit code 0 on Ctrl-C / SIGTERM."""
+    try:
+        return _run(prog, make_node, threads, sys.argv if args is None else args, until)
+    except KeyboardInterrupt:  # a second Ctrl-C before the first one's teardown could ignore it
+        return 0
+
+
+def _run(prog: str, make_node: Callable[[], Node], threads: Callable[[Node], int] | int, args: list[str],
+         until: Callable[[Node], bool] | None) -> int:
+    try:
+        rclpy.init(args=args)
+    except Exception as exc:  # rcl rejects bad --ros-args (unparsable -p, missing params file)
+        print(f"{prog}: cannot start: {exc}", file=sys.stderr, flush=True)
+        return 2
+    node = None
+    try:
+        node = make_node()
+    except StartupError as exc:
+        print(f"{prog}: {exc}", file=sys.stderr, flush=True)
+        _ignore_further_signals()
+        _teardown(node, None)
+        return 2
+    except (KeyboardInterrupt, ExternalShutdownException):
+        _ignore_further_signals()
+        _teardown(node, None)
+        return 0
+    count = threads(node) if callable(threads) else threads
+    return spin_until_shutdown(node, MultiThreadedExecutor(num_threads=count), None if until is None else lambda: until(node))

@@ -1,0 +1,190 @@
+"""One question about a robot's frame, from request to result: the cloud's query state machine.
+
+    resolve the stream -> pick the frame -> while the frame's fidelity < min_fidelity and time is left:
+        pull the missing layers (repeated every pull_retry_s) and wait for the assembler to change
+    -> decode the prefix held -> answer (streaming partial text to the caller when it asks for it)
+
+Plain Python on an injectable clock and wait: the node runs it on a query worker thread, never on
+the executor, and a test drives it with a fake clock. Errors come back as QueryResult with an
+ErrorCode, never as exceptions (a bad request must not reach the executor).
+"""
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from prosem_core.assembly import Assembler, FrameAssembly
+from prosem_core.query_types import ErrorCode, QueryRequest, QueryResult
+
+AnswerFn = Callable[..., Any]  # (tokens, question, *, max_new_tokens, on_partial, should_stop) -> Answer
+PullFn = Callable[[FrameAssembly, int, str], None]  # (frame, layers wanted, reason) -> publishes a pull
+Progress = Callable[[QueryResult, bool], None]  # (result so far, partial) -> action feedback
+
+
+@dataclass
+class QuerySessionConfig:
+    pull_retry_s: float = 0.25  # repeat a pull this often while a query waits
+    max_timeout_s: float = 30.0  # cap on a request's timeout_s
+    stream_stale_s: float = 3.0  # "the latest frame" of a stream silent this long is refused
+    default_stream: str = ""  # the stream an empty stream_id means when several exist
+    whole_frames_only: bool = False  # full_tokens: only a complete frame answers
+    pulls: bool = True  # False: nothing to pull from (full_cloud: the cloud coded the frame itself)
+
+
+class QuerySession:
+    def __init__(self, assembler: Assembler, answer: AnswerFn, pull: PullFn | None, cfg: QuerySessionConfig,
+                 clock: Callable[[], float] = time.monotonic, stream_clock: Callable[[], float] | None = None,
+                 wait: Callable[[int, float], int] | None = None) -> None:
+        self.assembler = assembler
+        self.answer_fn = answer
+        self.pull = pull
+        self.cfg = cfg
+        self.clock = clock  # deadlines
+        self.stream_clock = stream_clock or clock  # the clock the assembler stamps arrivals with
+        self.wait = wait or assembler.wait_for_change
+
+    # -- the state machine --------------------------------------------------------------------
+
+    def run(self, req: QueryRequest, progress: Progress | None = None,
+            cancelled: Callable[[], bool] = lambda: False) -> QueryResult:
+        t0 = self.clock()
+        out = self._run(req, t0, progress, cancelled)
+        out.latency_s = self.clock() - t0
+        return out
+
+    def _run(self, req: QueryRequest, t0: float, progress: Progress | None, cancelled: Callable[[], bool]) -> QueryResult:
+        bad = self.check_request(req)
+        if bad is not None:
+            return bad
+        stream_id, failure = self.resolve_stream(req.stream_id)
+        if failure is not None:
+            return failure
+        frame, failure = self.pick_frame(stream_id, int(req.frame_seq))
+        if failure is not None:
+            return failure
+        deadline = t0 + min(float(req.timeout_s), self.cfg.max_timeout_s)
+        last_pull, answered_k, partial = -math.inf, 0, None
+        while True:
+            with self.assembler.changed:
+                version, prefix, fidelity, complete = self.assembler.version, frame.prefix, frame.fidelity, frame.complete
+            if progress is not None and prefix > answered_k and (complete or not self.cfg.whole_frames_only):
+                partial = self.answer(frame, req, stream_id, progress, cancelled)
+                answered_k = prefix
+                if partial.success:
+                    progress(partial, False)
+            if cancelled():
+                return QueryResult.failure(ErrorCode.CANCELED, "canceled", stream_id=stream_id, frame_seq=frame.frame_seq)
+            if (prefix > 0 and fidelity >= req.min_fidelity) or complete:
+                break
+            now = self.clock()
+            if now >= deadline:
+                break
+            if self.cfg.pulls and self.pull is not None and now - last_pull >= self.cfg.pull_retry_s:
+                want = self.assembler.layers_needed(frame, req.min_fidelity) if prefix else 1
+                self.pull(frame, want, f"query min_fidelity {req.min_fidelity:.3f}")
+                last_pull = now
+            self.wait(version, min(deadline - now, self.cfg.pull_retry_s))
+        if frame.prefix == 0 or (self.cfg.whole_frames_only and not frame.complete):
+            return QueryResult.failure(ErrorCode.TIMEOUT, f"no decodable layers of frame {frame.frame_seq} arrived within "
+                                       f"{req.timeout_s:g} s", stream_id=stream_id, frame_seq=frame.frame_seq)
+        if partial is not None and partial.success and answered_k == frame.prefix:
+            result = partial  # the last refinement already answered this prefix
+        else:
+            result = self.answer(frame, req, stream_id, progress, cancelled)
+        if result.success:
+            result.fidelity_reached = bool(result.fidelity >= req.min_fidelity)
+        return result
+
+    # -- steps --------------------------------------------------------------------------------
+
+    @staticmethod
+    def check_request(req: QueryRequest) -> QueryResult | None:
+        if not isinstance(req.question, str) or not req.question.strip():
+            return QueryResult.failure(ErrorCode.BAD_REQUEST, "empty question")
+        if not 0.0 <= float(req.min_fidelity) <= 1.0:  # also NaN
+            return QueryResult.failure(ErrorCode.BAD_REQUEST, f"min_fidelity {req.min_fidelity} outside [0, 1]")
+        if not float(req.timeout_s) >= 0.0:
+            return QueryResult.failure(ErrorCode.BAD_REQUEST, f"timeout_s {req.timeout_s} must be >= 0")
+        if int(req.frame_seq) < -1:
+            return QueryResult.failure(ErrorCode.BAD_REQUEST,
+                                       f"frame_seq {req.frame_seq}: use a frame number >= 0, or -1 for the latest")
+        return None
+
+    def resolve_stream(self, requested: str) -> tuple[str, QueryResult | None]:
+        with self.assembler.changed:
+            known = list(self.assembler.streams)
+        if requested:
+            if requested in known:
+                return requested, None
+            return requested, QueryResult.failure(ErrorCode.UNKNOWN_STREAM, f"unknown stream {requested!r} "
+                                                  f"(known: {', '.join(known) or 'none'})", stream_id=requested)
+        if len(known) == 1:
+            return known[0], None
+        if self.cfg.default_stream in known:
+            return self.cfg.default_stream, None
+        if not known:
+            return "", QueryResult.failure(ErrorCode.UNKNOWN_STREAM, "no stream has sent anything yet")
+        return "", QueryResult.failure(ErrorCode.UNKNOWN_STREAM, f"several streams ({', '.join(known)}): say which in stream_id")
+
+    def pick_frame(self, stream_id: str, frame_seq: int) -> tuple[FrameAssembly | None, QueryResult | None]:
+        with self.assembler.changed:
+            stream = self.assembler.streams.get(stream_id)
+            if stream is None:
+                return None, QueryResult.failure(ErrorCode.UNKNOWN_STREAM, f"unknown stream {stream_id!r}", stream_id=stream_id)
+            if frame_seq >= 0:
+                frame = stream.frames.get(frame_seq)
+                if frame is None:
+                    held = f"{min(stream.frames)}..{max(stream.frames)}" if stream.frames else "none"
+                    return None, QueryResult.failure(ErrorCode.NO_FRAME, f"frame {frame_seq} not held for stream {stream_id!r} "
+                                                     f"(held: {held})", stream_id=stream_id)
+                return frame, None
+            frame = stream.latest_decodable()
+            if frame is None:
+                return None, QueryResult.failure(ErrorCode.NO_FRAME, f"stream {stream_id!r} has no decodable frame yet "
+                                                 "(no base layer arrived)", stream_id=stream_id)
+            idle = self.stream_clock() - stream.last_arrival
+        if idle > self.cfg.stream_stale_s:
+            return None, QueryResult.failure(ErrorCode.STALE_STREAM, f"stream {stream_id!r} is stale: nothing for {idle:.1f} s; "
+                                             f"newest frame {frame.frame_seq} (ask for it by frame_seq to use it anyway)",
+                                             stream_id=stream_id, frame_seq=frame.frame_seq)
+        return frame, None
+
+    def answer(self, frame: FrameAssembly, req: QueryRequest, stream_id: str, progress: Progress | None,
+               cancelled: Callable[[], bool]) -> QueryResult:
+        """Decode the prefix held and answer; partial text goes to `progress` while it is generated."""
+        where = {"stream_id": stream_id, "frame_seq": frame.frame_seq}
+        try:
+            tokens, k = self.assembler.tokens(frame)
+        except Exception as exc:  # corrupt layers that passed the header checks, a missing reference
+            return QueryResult.failure(ErrorCode.NO_FRAME, f"cannot decode frame {frame.frame_seq}: {exc}", **where)
+        with self.assembler.changed:
+            fidelity, nbytes = float(frame.fidelities[k - 1]), frame.prefix_bytes(k)
+        held = {"layers_used": k, "bytes_used": nbytes, "fidelity": fidelity, **where}
+
+        def on_text(text: str) -> None:
+            if progress is not None:
+                progress(QueryResult(success=True, answer=text, **held), True)
+
+        try:
+            ans = self.answer_fn(tokens, req.question, max_new_tokens=req.max_new_tokens or None,
+                                 on_partial=on_text if progress is not None else None, should_stop=cancelled)
+        except Exception as exc:  # the model failed on this input: say so, keep serving
+            return QueryResult.failure(ErrorCode.MODEL, f"cannot answer from frame {frame.frame_seq}: "
+                                       f"{type(exc).__name__}: {exc}", **held)
+        return QueryResult(success=True, answer=str(ans.text), confidence=float(ans.confidence), **held)
+
+
+def locked_answerer(answerer: Any, lock: Any) -> AnswerFn:
+    """An AnswerFn calling `answerer.answer` under `lock` (models are not assumed thread-safe)."""
+    import inspect
+
+    takes = set(inspect.signature(answerer.answer).parameters)
+
+    def answer(tokens, question, **kwargs):
+        with lock:
+            return answerer.answer(tokens, question, **{k: v for k, v in kwargs.items() if k in takes})
+
+    return answer

@@ -1,0 +1,93 @@
+"""Every console script starts and stops like a ROS user expects: Ctrl-C (SIGINT to the whole process
+group, as a terminal sends it, plus the one `ros2 launch` forwards) exits 0 without a traceback, even
+while the models load; a node that cannot build its models exits non-zero at once with one line
+saying what to run."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.timeout(240)
+BIN = Path(sys.executable).parent
+
+
+def _start(script: str, *params: str, env: dict | None = None) -> subprocess.Popen:
+    args = [str(BIN / script), "--ros-args", *sum((["-p", p] for p in params), [])]
+    # Own session = own process group: killpg reaches the node like a terminal's Ctrl-C reaches a shell job.
+    return subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+                            env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})})
+
+
+def _wait_for_line(proc: subprocess.Popen, needle: str, timeout_s: float) -> list[str]:
+    lines, deadline = [], time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            break
+        lines.append(line)
+        if needle in line:
+            return lines
+    pytest.fail(f"{proc.args[0]}: no {needle!r} within {timeout_s} s: {''.join(lines)[-2000:]}")
+
+
+def _ctrl_c_twice(proc: subprocess.Popen, gap_s: float = 0.05) -> tuple[int, str]:
+    os.killpg(proc.pid, signal.SIGINT)
+    time.sleep(gap_s)
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGINT)
+    try:
+        code = proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        return -9, proc.stdout.read()
+    return code, proc.stdout.read()
+
+
+@pytest.mark.parametrize("script, params, up", [
+    ("edge_node", ["stream_id:=lifecycle"], "edge up"),
+    ("cloud_node", ["warmup:=false"], "cloud up"),
+    ("camera_replay", ["source:=demo:shapes", "rate_hz:=2.0"], "camera_replay"),
+])
+def test_ctrl_c_while_running_exits_cleanly(script, params, up):
+    proc = _start(script, *params)
+    before = "".join(_wait_for_line(proc, up, 90.0))
+    time.sleep(1.0)  # spinning, worker running
+    code, out = _ctrl_c_twice(proc)
+    assert code == 0, f"{script} exit {code}: {(before + out)[-3000:]}"
+    assert "Traceback" not in before + out and "KeyboardInterrupt" not in out, (before + out)[-3000:]
+
+
+@pytest.mark.parametrize("script", ["edge_node", "cloud_node"])
+def test_ctrl_c_while_the_models_load_exits_cleanly(script):
+    proc = _start(script)
+    _wait_for_line(proc, "up:", 60.0)  # parameters done, models loading now
+    code, out = _ctrl_c_twice(proc, gap_s=0.0)
+    assert code == 0 and "Traceback" not in out, f"{script} exit {code}: {out[-3000:]}"
+
+
+def test_missing_model_files_exit_at_once_with_the_fix(tmp_path):
+    """After a colcon build nothing was exported yet: the edge says so and how to fix it."""
+    empty = tmp_path / "models"
+    empty.mkdir()
+    t0 = time.monotonic()
+    proc = _start("edge_node", env={"PROSEM_MODEL_DIR": str(empty)})
+    code = proc.wait(timeout=30)
+    out = proc.stdout.read()
+    assert code == 2 and time.monotonic() - t0 < 10.0, out
+    errors = [line for line in out.splitlines() if line.startswith("edge_node:")]
+    assert len(errors) == 1 and "prosem export-onnx" in errors[0] and str(empty) in errors[0], out
+    assert "Traceback" not in out
+
+
+def test_unknown_parameter_is_refused_by_name():
+    proc = _start("cloud_node", "max_streamz:=3")
+    code = proc.wait(timeout=30)
+    out = proc.stdout.read()
+    assert code == 2 and "unknown parameter(s) max_streamz" in out and "Traceback" not in out, out

@@ -372,7 +372,7 @@ def play(
         for note in bag.notes:
             log(f"[bag] {note}")
         classes, skipped = _playable(bag, topics, log)
-        stats = PlayStats(0, 0, 0.0, dict.fromkeys(classes, 0), skipped=skipped, notes=list(bag.notes),
+        stats = PlayStats(0, 0, 0.0, dict.fromkeys(classes, 0), skipped=skipped, notes=bag.notes,
                           promised={t: bag.topics[t].promised for t in classes if bag.topics[t].promised is not None})
         if not classes:
             log(f"[bag] nothing to play in {bag_path}")
@@ -393,6 +393,7 @@ def play(
             while time.monotonic() < deadline and any(p.get_subscription_count() == 0 for p in publishers.values()):
                 time.sleep(0.05)
             stats.interrupted = not _play_passes(bag, publishers, stats, rate, loop, stop, context)
+            stats.notes = bag.notes
         except KeyboardInterrupt:
             log("[bag] interrupted")
             stats.interrupted = True

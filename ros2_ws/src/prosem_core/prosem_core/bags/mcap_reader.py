@@ -371,12 +371,17 @@ class McapFile:
             f.seek(segment.offset)
             raw = f.read(segment.length)
             if segment.kind == "chunk":
-                c = Cursor(raw)
-                c.u8()
-                c.u64()
-                _start, _end, size, crc = c.u64(), c.u64(), c.u64(), c.u32()
-                compression = c.string()
-                records = _decompress(c.take(c.u64()), compression, size, crc)
+                try:
+                    c = Cursor(raw)
+                    c.u8()
+                    c.u64()
+                    _start, _end, size, crc = c.u64(), c.u64(), c.u64(), c.u32()
+                    compression = c.string()
+                    records = _decompress(c.take(c.u64()), compression, size, crc)
+                except (BagError, Truncated) as err:
+                    self.notes.append(f"{self.path.name}: chunk at byte {segment.offset} is unreadable "
+                                      f"({err or 'cut short'}); its messages are lost")
+                    return
             else:
                 records = raw
             found = list(_messages_in(records, wanted))

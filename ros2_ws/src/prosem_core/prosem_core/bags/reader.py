@@ -71,7 +71,7 @@ class _Storage:
 
 def _mcap_storage(path: Path) -> _Storage:
     f = McapFile.open(path)
-    notes = list(f.notes)
+    notes = f.notes  # the same list: reading can still add to it (a damaged chunk)
     channels = {}
     for c in f.channels.values():
         try:
@@ -141,7 +141,7 @@ class Bag:
     def __init__(self, path: str | Path):
         self.path = Path(path)
         self.metadata: BagMetadata | None = None
-        self.notes: list[str] = []
+        self._notes: list[str] = []  # about the bag as a whole; the storage files keep their own
         self.layout = ""
         self._tmp: tempfile.TemporaryDirectory | None = None
         self._storages: list[_Storage] = []
@@ -172,18 +172,16 @@ class Bag:
             if not files:
                 raise BagError(f"{p} is not a bag: no {METADATA_FILE} and no .mcap or .db3 file in it")
             self.layout = f"folder without {METADATA_FILE}"
-            self.notes.append(f"no {METADATA_FILE}: topics and counts come from the storage files")
+            self._notes.append(f"no {METADATA_FILE}: topics and counts come from the storage files")
         for f in files:
-            storage = _mcap_storage(f) if f.suffix == ".mcap" else _sqlite3_storage(f)
-            self._storages.append(storage)
-            self.notes.extend(storage.notes)
+            self._storages.append(_mcap_storage(f) if f.suffix == ".mcap" else _sqlite3_storage(f))
 
     def _files_from_metadata(self, folder: Path, meta: BagMetadata) -> list[Path]:
         listed = [folder / PurePath(name).name for name in meta.relative_file_paths]
         present = [f for f in listed if f.is_file()]
         for f in listed:
             if not f.is_file():
-                self.notes.append(f"{f.name} is listed in {METADATA_FILE} but missing: its messages are lost")
+                self._notes.append(f"{f.name} is listed in {METADATA_FILE} but missing: its messages are lost")
         if not present:
             raise BagError(f"bag {folder}: none of the storage files {[f.name for f in listed]} in {METADATA_FILE} exist")
         mode = meta.compression_mode.lower()
@@ -201,7 +199,7 @@ class Bag:
                 with zstd.open(f, "rb") as src, open(target, "wb") as dst:
                     shutil.copyfileobj(src, dst)
             except Exception as err:  # a cut .zstd file: keep what decompressed
-                self.notes.append(f"{f.name}: zstd stream ends early ({err}); reading what decompressed")
+                self._notes.append(f"{f.name}: zstd stream ends early ({err}); reading what decompressed")
             out.append(target)
         return out
 
@@ -221,11 +219,11 @@ class Bag:
                 known = topics.get(c.topic)
                 if known is None:
                     if self.metadata is not None:
-                        self.notes.append(f"{storage.path.name}: topic {c.topic} is not in {METADATA_FILE}; read anyway")
+                        self._notes.append(f"{storage.path.name}: topic {c.topic} is not in {METADATA_FILE}; read anyway")
                     known = topics[c.topic] = BagTopic(c.topic, c.msgtype, 0, c.qos, c.type_hash, None, c.encoding)
                     counts[c.topic] = 0
                 elif known.msgtype != c.msgtype:
-                    self.notes.append(f"{storage.path.name}: {c.topic} holds {c.msgtype}, the bag says {known.msgtype}: "
+                    self._notes.append(f"{storage.path.name}: {c.topic} holds {c.msgtype}, the bag says {known.msgtype}: "
                                       f"its {storage.counts.get(c.id, 0)} messages are skipped")
                     continue
                 if not known.qos and c.qos or not known.type_hash and c.type_hash:
@@ -239,6 +237,11 @@ class Bag:
                 for name, t in topics.items()}
 
     # -- summary ------------------------------------------------------------------------------
+    @property
+    def notes(self) -> list[str]:
+        """What was recovered, lost or skipped (grows while reading finds damaged chunks)."""
+        return self._notes + [n for s in self._storages for n in s.notes]
+
     @property
     def storage_id(self) -> str:
         return STORAGE_SUFFIXES.get(self._storages[0].path.suffix, "") if self._storages else ""

@@ -220,7 +220,7 @@ class McapFile:
                 break
             if body_end > data_end:
                 if op == OP_CHUNK:
-                    lost_chunk = self._partial_chunk(f, pos, data_end, counts)
+                    lost_chunk, pos = self._partial_chunk(f, pos, data_end, counts)
                 break
             body = f.read(length) if op != OP_MESSAGE else f.read(min(length, 22))
             try:
@@ -278,12 +278,13 @@ class McapFile:
         except BagError as err:
             self.notes.append(f"{self.path.name}: chunk at byte {pos} is unreadable ({err}); its messages are lost")
             return
-        channels, first = self._scan_records(raw, counts)
+        channels, first, _ = self._scan_records(raw, counts)
         if channels:
             self._segments.append(_Segment("chunk", pos, RECORD_PREFIX + len(body), first, frozenset(channels)))
 
-    def _partial_chunk(self, f, pos: int, data_end: int, counts: dict[int, int]) -> str:
-        """Messages of a chunk the cut went through: complete records of an uncompressed chunk."""
+    def _partial_chunk(self, f, pos: int, data_end: int, counts: dict[int, int]) -> tuple[str, int]:
+        """Messages of a chunk the cut went through: complete records of an uncompressed chunk.
+        (what happened, the byte where the last complete record ends)."""
         f.seek(pos + RECORD_PREFIX)
         head = f.read(data_end - pos - RECORD_PREFIX)
         c = Cursor(head)
@@ -292,42 +293,45 @@ class McapFile:
             compression = c.string()
             c.u64()
         except Truncated:
-            return "the last chunk is cut inside its header; its messages are lost"
+            return "the last chunk is cut inside its header; its messages are lost", pos
         if compression:
-            return f"the last chunk ({compression}-compressed) is cut; its messages are lost"
+            return f"the last chunk ({compression}-compressed) is cut; its messages are lost", pos
         records_at = pos + RECORD_PREFIX + c.pos
         available = head[c.pos :]
         before = sum(counts.values())
-        channels, first = self._scan_records(available, counts, partial=True)
+        channels, first, done = self._scan_records(available, counts, partial=True)
         if channels:
-            self._segments.append(_Segment("partial", records_at, len(available), first, frozenset(channels)))
-        return f"{sum(counts.values()) - before} messages read from the cut last chunk"
+            self._segments.append(_Segment("partial", records_at, done, first, frozenset(channels)))
+        return f"{sum(counts.values()) - before} of them from the uncompressed chunk the cut went through", records_at + done
 
-    def _scan_records(self, raw: bytes, counts: dict[int, int], partial: bool = False) -> tuple[set[int], int]:
-        """Register schemas/channels and count messages of a chunk's records; (channels, first log time)."""
+    def _scan_records(self, raw: bytes, counts: dict[int, int], partial: bool = False) -> tuple[set[int], int, int]:
+        """Register schemas/channels and count messages of a chunk's records:
+        (channels, first log time, bytes of complete records)."""
         c = Cursor(raw)
         channels: set[int] = set()
         first = None
+        done = 0
         while c.pos < c.end:
             try:
                 op, length = c.u8(), c.u64()
                 body = Cursor(c.take(length))
+                if op == 0:
+                    break  # zeroed bytes, not records
+                if op == OP_SCHEMA:
+                    self._add_schema(body)
+                elif op == OP_CHANNEL:
+                    self._add_channel(body)
+                elif op == OP_MESSAGE:
+                    channel, _seq, log_time = body.u16(), body.u32(), body.u64()
+                    counts[channel] = counts.get(channel, 0) + 1
+                    channels.add(channel)
+                    first = log_time if first is None else min(first, log_time)
             except Truncated:
                 if not partial:
                     self.notes.append(f"{self.path.name}: a chunk's records end early")
                 break
-            if op == 0:
-                break  # zeroed bytes, not records
-            if op == OP_SCHEMA:
-                self._add_schema(body)
-            elif op == OP_CHANNEL:
-                self._add_channel(body)
-            elif op == OP_MESSAGE:
-                channel, _seq, log_time = body.u16(), body.u32(), body.u64()
-                counts[channel] = counts.get(channel, 0) + 1
-                channels.add(channel)
-                first = log_time if first is None else min(first, log_time)
-        return channels, first or 0
+            done = c.pos
+        return channels, first or 0, done
 
     # -- definitions --------------------------------------------------------------------------
     def _add_schema(self, c: Cursor) -> None:

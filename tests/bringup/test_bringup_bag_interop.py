@@ -19,6 +19,7 @@ a robot meets, each with its expected outcome:
 """
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 import subprocess
@@ -89,6 +90,12 @@ def test_complete_bag_every_message(tmp_path, compression):
     assert [(m.stamp_ns, m.publish_ns) for m in got] == [(s.log_time, s.publish_time) for s in msgs]
     (stamp, rgb), *_ = bags.read_images(tmp_path / "run")
     assert stamp == 102 * 1_000_000_000 + 7 and rgb.shape == (4, 6, 3)
+    # camera_replay's sources: the folder and the bare .mcap are bags (not videos OpenCV cannot open).
+    from prosem_core.frame_sources import open_source
+
+    for spec in (tmp_path / "run", tmp_path / "run" / "run_0.mcap"):
+        source = open_source(str(spec))
+        assert source.kind == "bag" and len(list(source.frames())) == 30
 
 
 @pytest.mark.parametrize("compression", ["zstd", "none"])
@@ -176,11 +183,25 @@ def test_bare_mcap_and_folder_without_metadata(tmp_path):
     want = complete_chunk_messages(data[: len(data) // 2])
     with Bag(tmp_path / "nometa") as bag:
         assert [m.data for m in bag.messages()] == encoded[:want] and bag.recovered
-    # camera_replay / calibrate accept a bare file as a source.
+    # A bag without camera frames is refused as a bag, saying so.
     from prosem_core.frame_sources import FrameSourceError, open_source
 
-    with pytest.raises(FrameSourceError, match="no Image/CompressedImage|0 image topics"):
+    with pytest.raises(FrameSourceError, match="0 image topics"):
         open_source(str(bare))
+
+
+def test_camera_source_with_two_image_topics_names_bag_topic(tmp_path):
+    """The error tells a camera_replay user which parameter picks the topic."""
+    from prosem_core.frame_sources import FrameSourceError, open_source
+
+    msgs = samples(11, 12, with_image=True)
+    msgs += [dataclasses.replace(m, topic="/camera2/image_raw", log_time=m.log_time + 1)
+             for m in msgs if m.topic == "/camera/image_raw"]
+    msgs.sort(key=lambda m: m.log_time)
+    _bag(tmp_path / "two", msgs)
+    with pytest.raises(FrameSourceError, match="2 image topics .* name one with bag_topic"):
+        open_source(str(tmp_path / "two"))
+    assert len(list(open_source(str(tmp_path / "two"), bag_topic="/camera2/image_raw").frames())) == 4
 
 
 def test_foreign_types_are_read_raw_and_skipped_by_play(tmp_path, ros_context):

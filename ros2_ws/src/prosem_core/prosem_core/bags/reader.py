@@ -14,7 +14,7 @@ import re
 import shutil
 import sys
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePath
 
@@ -65,8 +65,8 @@ class _Storage:
     counts: dict[int, int]
     notes: list[str]
     recovered: bool
-    messages: object  # callable(set[int]) -> Iterator[McapMessage]
-    close: object = lambda: None
+    messages: Callable[[set[int]], Iterator[McapMessage]]  # log-time order
+    close: Callable[[], None] = lambda: None
 
 
 def _mcap_storage(path: Path) -> _Storage:

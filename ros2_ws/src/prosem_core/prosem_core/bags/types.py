@@ -47,10 +47,12 @@ def find_msg_file(msgtype: str) -> Path | None:
 
 @functools.lru_cache(maxsize=1)
 def typestore():
-    """The Kilted type store with prosem_msgs registered from its .msg files (cached)."""
+    """The type store of the running distro ($ROS_DISTRO when rosbags has it, else Kilted's) with
+    prosem_msgs registered from its .msg files (cached)."""
     from rosbags.typesys import Stores, get_typestore
 
-    store = get_typestore(Stores.ROS2_KILTED)
+    distro = os.environ.get("ROS_DISTRO", "").strip().upper()
+    store = get_typestore(Stores.__members__.get(f"ROS2_{distro}", Stores.ROS2_KILTED))
     for name in ("SemanticLayer", "LayerFeedback", "LinkState"):
         _register_from_msg(store, f"{PROSEM_MSGS}/msg/{name}")
     return store

@@ -74,8 +74,9 @@ def _write_sample_bag(path: Path) -> tuple[list[np.ndarray], list[bytes]]:
     frames = [_rgb(i) for i in range(3)]
     layers = [_layer_cdr(f, k, bytes([f, k]) * (10 + k)) for f in range(2) for k in range(3)]
     with bags.BagWriter(path) as bag:
-        bag.add_topic("/camera/image_raw", bags.IMAGE_TYPE, [bags.QosSpec(reliable=False, depth=5)])
-        bag.add_topic("/prosem/layers", "prosem_msgs/msg/SemanticLayer", [bags.QosSpec(reliable=True, depth=8)])
+        bag.add_topic("/camera/image_raw", bags.IMAGE_TYPE, [bags.OfferedQos(reliability="best_effort", depth=5)])
+        layer_qos = bags.OfferedQos(reliability="reliable", depth=8, lifespan_ns=2_000_000_000)
+        bag.add_topic("/prosem/layers", "prosem_msgs/msg/SemanticLayer", [layer_qos])
         t = 1_700_000_000_000_000_000
         for i, rgb in enumerate(frames):
             bag.write("/camera/image_raw", t + i * 200_000_000, bags.image_cdr(rgb, 5_000_000_000 + i, "cam"))
@@ -93,7 +94,7 @@ def test_write_read_round_trip(tmp_path):
     assert [m.data for m in msgs if m.topic == "/prosem/layers"] == layers  # bytes identical
     topics = bags.bag_topics(bag_dir)
     assert topics["/camera/image_raw"].count == 3 and topics["/prosem/layers"].count == 6
-    assert topics["/camera/image_raw"].qos == [bags.QosSpec(reliable=False, depth=5)]
+    assert topics["/camera/image_raw"].qos == (bags.OfferedQos(reliability="best_effort", depth=5),)
     # rclpy's CDR reads back through rosbags with the same field values.
     obj = bags.deserialize(layers[4], "prosem_msgs/msg/SemanticLayer")
     assert (obj.frame_seq, obj.layer_index, obj.stream_id) == (1, 1, "robot1")
@@ -138,8 +139,14 @@ def test_read_images_errors(tmp_path):
     _write_sample_bag(tmp_path / "bag")
     with pytest.raises(bags.BagError, match="no Image"):
         list(bags.read_images(tmp_path / "bag", "/prosem/layers"))
-    with pytest.raises(bags.BagError, match="not a rosbag2 bag"):
+    with pytest.raises(bags.BagError, match="does not exist"):
         list(bags.read_images(tmp_path / "nothing"))
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(bags.BagError, match="not a bag: no metadata.yaml and no .mcap or .db3"):
+        list(bags.read_images(tmp_path / "empty"))
+    (tmp_path / "notes.txt").write_text("hello")
+    with pytest.raises(bags.BagError, match="not a bag: give a bag folder"):
+        list(bags.read_images(tmp_path / "notes.txt"))
     with pytest.raises(bags.BagError, match="exists"):
         bags.BagWriter(tmp_path / "bag")
     with pytest.raises(bags.BagError, match="no topic"):
@@ -184,9 +191,9 @@ def test_layout_is_rosbag2_mcap(tmp_path):
     _write_sample_bag(bag_dir)
     meta = yaml.safe_load((bag_dir / "metadata.yaml").read_text())["rosbag2_bagfile_information"]
     assert meta["version"] == 9 and meta["storage_identifier"] == "mcap"
-    assert meta["relative_file_paths"] == ["bag.mcap"] and (bag_dir / "bag.mcap").is_file()
+    assert meta["relative_file_paths"] == ["bag_0.mcap"] and (bag_dir / "bag_0.mcap").is_file()
     assert meta["message_count"] == 9
-    assert meta["files"][0]["path"] == "bag.mcap" and meta["files"][0]["message_count"] == 9
+    assert meta["files"][0]["path"] == "bag_0.mcap" and meta["files"][0]["message_count"] == 9
     assert meta["starting_time"]["nanoseconds_since_epoch"] == 1_700_000_000_000_000_000
     assert meta["duration"]["nanoseconds"] == 400_000_000
     topics = {t["topic_metadata"]["name"]: t for t in meta["topics_with_message_count"]}
@@ -197,7 +204,10 @@ def test_layout_is_rosbag2_mcap(tmp_path):
     assert layer_meta["offered_qos_profiles"][0]["reliability"] == "reliable"
     assert topics["/camera/image_raw"]["topic_metadata"]["offered_qos_profiles"][0]["reliability"] == "best_effort"
 
-    records = list(_mcap_records((bag_dir / "bag.mcap").read_bytes()))
+    assert layer_meta["offered_qos_profiles"][0]["lifespan"] == {"sec": 2, "nsec": 0}
+    assert meta["custom_data"] == {}  # rosbag2 cannot read a null here
+
+    records = list(_mcap_records((bag_dir / "bag_0.mcap").read_bytes()))
     header = next(b for op, b in records if op == 0x01)
     assert _mcap_str(header, 0)[0] == "ros2"
     schemas = {}
@@ -368,7 +378,7 @@ def test_cli_record_and_play_cross_process(tmp_path, ros_context):
     assert got == [f"hello {i}" for i in range(4)]
 
     bad = subprocess.run([prosem, "bag", "play", str(tmp_path / "missing")], env=ENV, capture_output=True, text=True)
-    assert bad.returncode == 1 and "not a rosbag2 bag" in bad.stderr
+    assert bad.returncode == 1 and "does not exist" in bad.stderr
     node.destroy_node()
 
 

@@ -1,12 +1,18 @@
 """Bags of a live edge/cloud run: record the camera and the layers, then
 1. replay the camera into a fresh edge + cloud and get the same answers,
-2. replay the layers straight into a fresh cloud node (no edge) and get the same answers.
+2. replay the layers straight into a fresh cloud node (no edge) and get the same answers,
+3. cut the recording (`prosem bag record` as a process) as a crash would and recover its messages,
+   and kill a recorder mid-run and read what it left (no metadata.yaml, no summary).
 
 In-process nodes (private context, random domain) with the deterministic test pipeline, so equal
 inputs must give equal answers; the edge pushes every layer (rate_control off) so what a frame
 holds does not depend on timing."""
 from __future__ import annotations
 
+import os
+import shutil
+import signal
+import subprocess
 import sys
 import threading
 import time
@@ -131,3 +137,104 @@ def test_replayed_layers_give_a_cloud_alone_the_same_answers(recorded, pipeline)
         assert wait_for(lambda: g.query(frame_seq=max(seqs.values())).success, 10.0, period_s=0.2)
         replay = _answers(g, seqs)
     assert replay == answers
+
+
+# ---------------------------------------------------------------------------------------------
+# A live run recorded by `prosem bag record` (a process), cut and killed as crashes do.
+# ---------------------------------------------------------------------------------------------
+PROSEM = str(Path(sys.prefix) / "bin" / "prosem")
+
+
+def _start_recorder(out: Path) -> subprocess.Popen:
+    env = {**os.environ, "AMENT_PREFIX_PATH": os.environ.get("AMENT_PREFIX_PATH", sys.prefix)}
+    return subprocess.Popen([PROSEM, "bag", "record", "-o", str(out), "--all"], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def _file_order_messages(path: Path) -> list[tuple[int, bytes]]:
+    """(log time, bytes) of every message in file order, by Foxglove's reader (independent of prosem_core)."""
+    from mcap.reader import NonSeekingReader
+
+    with open(path, "rb") as f:
+        return [(m.log_time, m.data) for _, _, m in NonSeekingReader(f).iter_messages(log_time_order=False)]
+
+
+def test_cut_and_killed_live_recordings_recover_their_messages(pipeline, tmp_path):
+    from bag_forms import records_before
+
+    frames = camera_frames(4, size=(120, 160))
+    with Graph(pipeline, edge=EDGE) as g:
+        # 1. A clean recording of 25 frames, then cut at 50/75/90 % of its bytes.
+        rec = _start_recorder(tmp_path / "clean")
+        try:
+            assert wait_for(lambda: g.camera.get_subscription_count() >= 2 and g.edge.base_pub.get_subscription_count() >= 2,
+                            20.0), "recorder did not subscribe"
+            time.sleep(1.0)  # the recorder polls the graph every 0.2 s: let it see every topic
+            for i in range(25):
+                g.publish(frames[i % len(frames)])
+                time.sleep(0.1)
+            time.sleep(1.0)
+            rec.send_signal(signal.SIGINT)
+            out, _ = rec.communicate(timeout=30)
+        finally:
+            if rec.poll() is None:
+                rec.kill()
+        assert rec.returncode == 0, out
+
+        # 2. A recorder killed (SIGKILL: no summary, no metadata.yaml) while the camera still runs.
+        killed = _start_recorder(tmp_path / "killed")
+        published: list[int] = []  # header stamps of the frames sent
+        try:
+            assert wait_for(lambda: g.camera.get_subscription_count() >= 2, 20.0)
+            time.sleep(1.0)
+            for i in range(30):
+                g.publish(frames[i % len(frames)])
+                published.append(time.time_ns())
+                time.sleep(0.1)
+            killed_at = time.time_ns()
+            killed.kill()
+            killed.wait(10)
+        finally:
+            if killed.poll() is None:
+                killed.kill()
+
+    clean = tmp_path / "clean" / "clean_0.mcap"
+    with bags.Bag(tmp_path / "clean") as bag:
+        total = bag.message_count
+        per_topic = {t: b.count for t, b in bag.topics.items() if b.count}
+    assert per_topic[CAMERA] == 25 and per_topic["/prosem/layers"] >= 25
+    in_file = _file_order_messages(clean)
+    payloads = [data for _, data in in_file]
+    assert len(payloads) == total
+    data = clean.read_bytes()
+    report = [f"live recording: {total} messages {per_topic}, {len(data)} bytes"]
+    for fraction in (0.5, 0.75, 0.9):
+        cut_dir = tmp_path / f"cut{int(fraction * 100)}"
+        shutil.copytree(tmp_path / "clean", cut_dir)
+        cut = int(len(data) * fraction)
+        (cut_dir / "clean_0.mcap").write_bytes(data[:cut])
+        with bags.Bag(cut_dir) as bag:
+            recovered = [m.data for m in bag.messages()]
+            notes = bag.notes
+        expected = records_before(data, payloads, cut)
+        # Exactly the messages wholly before the cut, in log-time order (receive times of different
+        # topics can interleave out of file order).
+        assert recovered == [d for _, d in sorted(in_file[:expected], key=lambda m: m[0])], notes
+        report.append(f"cut at {fraction:.0%}: recovered {len(recovered)} of {total} ({notes[0]})")
+        if fraction >= 0.75:
+            assert len(recovered) > total / 2, "most of the recording comes back"
+
+    assert not (tmp_path / "killed" / "metadata.yaml").exists()
+    with bags.Bag(tmp_path / "killed") as bag:
+        assert bag.recovered
+        stamps = [int(o.header.stamp.sec) * 1_000_000_000 + int(o.header.stamp.nanosec)
+                  for o in (bags.deserialize(m.data, "sensor_msgs/msg/Image") for m in bag.messages([CAMERA]))]
+        killed_counts = {t: b.count for t, b in bag.topics.items() if b.count}
+        notes = bag.notes
+    # Everything sent more than the writer's chunk age (1 s) plus a margin before the kill is on disk.
+    settled = [t for t in published if t < killed_at - 1_600_000_000]
+    assert stamps == sorted(stamps) and len(stamps) <= len(published)
+    assert len(stamps) >= len(settled), f"{len(stamps)} frames recovered, {len(settled)} were sent > 1.6 s before the kill"
+    report.append(f"recorder killed mid-run: recovered {killed_counts} ({len(published)} frames sent, "
+                  f"{len(settled)} of them > 1.6 s before the kill); {notes}")
+    print("\n".join(report))

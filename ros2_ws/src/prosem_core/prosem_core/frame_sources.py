@@ -150,7 +150,8 @@ def open_source(spec: str, bag_topic: str | None = None,
     """Open a frame source from a string:
 
     - "" or "demo": the bundled demo sequence; "demo:cat,shapes": those scenes only;
-    - a folder holding metadata.yaml: a rosbag2 bag (its Image/CompressedImage topic, or `bag_topic`);
+    - a bag: a rosbag2 folder (with or without metadata.yaml) or a bare .mcap/.db3 file (its only
+      Image/CompressedImage topic, or `bag_topic`);
     - another folder: its image files in name order;
     - a file: a video OpenCV can read.
     Fails early (FrameSourceError) when nothing can be read.
@@ -160,16 +161,17 @@ def open_source(spec: str, bag_topic: str | None = None,
         frames = [f for _, f in demo_frames(names, frames_per_scene)]
         return FrameSource("demo", ",".join(names), lambda: iter(frames))
     path = Path(spec).expanduser()
-    if path.is_dir() and (path / "metadata.yaml").is_file():
-        from prosem_core import bags
+    from prosem_core import bags
 
+    if bags.is_bag(path):
+        option = "bag_topic"
         try:
-            first = next(bags.read_images(path, bag_topic), None)
+            first = next(bags.read_images(path, bag_topic, topic_option=option), None)
         except bags.BagError as err:
             raise FrameSourceError(str(err)) from err
         if first is None:
             raise FrameSourceError(f"bag {path} has no camera frames")
-        return FrameSource("bag", str(path), lambda: (rgb for _, rgb in bags.read_images(path, bag_topic)))
+        return FrameSource("bag", str(path), lambda: (rgb for _, rgb in bags.read_images(path, bag_topic, option)))
     if path.is_dir():
         files = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
         if not files:

@@ -1,7 +1,8 @@
 """camera_replay: a camera for machines without one.
 
 Publishes sensor_msgs/Image on `camera/image_raw` (sensor-data QoS, remappable) from the bundled
-demo sequence, a folder of images, a video file or a rosbag2 bag, at `rate_hz`, optionally
+demo sequence, a folder of images, a video file or a bag (a rosbag2 folder, with or without
+metadata.yaml, or a bare .mcap/.db3 file; a cut .mcap is recovered), at `rate_hz`, optionally
 looping, resized and with a chosen frame_id. Frames are stamped with the time they are published
 (as a live camera driver would), so downstream latency is measured from here.
 
@@ -48,9 +49,10 @@ class CameraReplay(Node):
         super().__init__("camera_replay", **node_kwargs)
         self.declare_parameter("source", "demo", ParameterDescriptor(
             description="'demo' (bundled sequence), 'demo:cat,shapes' (some scenes), a folder of images, "
-                        "a video file, or a rosbag2 bag folder"))
+                        "a video file, a rosbag2 bag folder, or an .mcap/.db3 file"))
         self.declare_parameter("bag_topic", "", ParameterDescriptor(
-            description="image topic to read from a bag source; empty = the bag's only Image/CompressedImage topic"))
+            description="image topic to read from a bag source; empty = the bag's only Image/CompressedImage "
+                        "topic (a bag with several names one here)"))
         self.declare_parameter("rate_hz", 5.0, ParameterDescriptor(
             description="frames published per second",
             floating_point_range=[FloatingPointRange(from_value=0.1, to_value=120.0, step=0.0)]))

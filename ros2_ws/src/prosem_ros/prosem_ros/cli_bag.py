@@ -42,7 +42,8 @@ def run_record(args: argparse.Namespace) -> int:
         return 1
     for topic, count in sorted(stats.counts.items()):
         print(f"{topic}: {count} messages [{stats.types.get(topic, '?')}]")
-    print(f"wrote {args.output} ({sum(stats.counts.values())} messages, {stats.duration_s:.1f} s)")
+    print(f"wrote {args.output} ({sum(stats.counts.values())} messages, {stats.duration_s:.1f} s, "
+          f"ros_distro {stats.ros_distro or 'unknown'})")
     return 0
 
 
@@ -62,6 +63,9 @@ def run_play(args: argparse.Namespace) -> int:
         print(f"prosem bag play: {err}", file=sys.stderr)
         return 1
     print(f"published {stats.published} messages in {stats.duration_s:.1f} s ({stats.loops} pass(es))")
+    if stats.shortfall:
+        print(f"prosem bag play: {stats.shortfall}", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -75,11 +79,12 @@ def register(commands, groups) -> None:
     rec.set_defaults(func=run_record)
 
     ply = bag.add_parser("play", help="publish a bag's messages with their original timing")
-    ply.add_argument("bag", help="bag folder (with metadata.yaml)")
+    ply.add_argument("bag", help="bag folder (with or without metadata.yaml), or an .mcap / .db3 file")
     ply.add_argument("--rate", type=_positive, default=1.0, help="playback speed factor (2 = twice as fast)")
     ply.add_argument("--loop", action="store_true", help="start again at the end, until Ctrl-C")
     ply.add_argument("--topics", nargs="+", default=[], help="play only these topics")
-    ply.add_argument("--remap", action="append", default=[], metavar="FROM:=TO", help="publish FROM on TO")
+    ply.add_argument("--remap", action="append", default=[], metavar="FROM:=TO",
+                     help="publish FROM on TO (this option only: it is not passed on to rcl)")
     ply.add_argument(
         "--wait-subscribers", type=_non_negative, default=2.0,
         help="seconds to wait for a subscriber on every topic before the first message",

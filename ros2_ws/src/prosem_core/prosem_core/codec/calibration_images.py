@@ -93,15 +93,16 @@ def easy_vqa_train_images(count: int) -> list[np.ndarray]:
 
 
 def bag_images(bag_dir: str, topic: str | None, every: int, limit: int | None) -> Iterator[np.ndarray]:
-    """Every `every`-th camera frame of a rosbag (prosem_core.bags.read_images), at most `limit`."""
-    try:
-        from prosem_core.bags import read_images
-    except ImportError as exc:
-        raise RuntimeError(f"reading bags needs prosem_core.bags ({exc})") from exc
-    if not os.path.isdir(bag_dir):
-        raise FileNotFoundError(f"bag directory {bag_dir!r} does not exist")
+    """Every `every`-th camera frame of a bag (a rosbag2 folder, with or without metadata.yaml, or an
+    .mcap/.db3 file; prosem_core.bags.read_images), at most `limit`."""
+    from prosem_core.bags import is_bag, read_images
+
+    if not os.path.exists(bag_dir):
+        raise FileNotFoundError(f"bag {bag_dir!r} does not exist")
+    if not is_bag(bag_dir):
+        raise ValueError(f"{bag_dir!r} is not a bag (a folder with metadata.yaml or .mcap/.db3 files, or such a file)")
     taken = 0
-    for i, (_, rgb) in enumerate(read_images(bag_dir, topic=topic)):
+    for i, (_, rgb) in enumerate(read_images(bag_dir, topic=topic, topic_option="--topic")):
         if i % every:
             continue
         yield rgb

@@ -23,13 +23,15 @@ class Clock:
 def _asm(clock=None, **cfg):
     codec = small_codec()
     config = AssemblyConfig(codebook_id=codec.codebook_id, **cfg)
-    return Assembler(config, read_header=read_header, decode=codec.decode, clock=clock or Clock())
+    clock = clock or Clock()
+    return Assembler(config, read_header=read_header, decode=codec.decode, clock=clock, wall_clock=clock)
 
 
 def _layer(seq, index, layers=None, stream="robot1", epoch=1, key=b"", **override):
     layers = layers or frame_layers(seq)
     h = read_header(layers[index])
-    li = LayerIn(stream, epoch, seq, index, h.layer_count, h.codebook_id, layers[index], tuple(h.token_shape), h.fidelity, send_stamp=5.0)
+    li = LayerIn(stream, epoch, seq, index, h.layer_count, h.codebook_id, layers[index], tuple(h.token_shape), h.fidelity,
+                 send_stamp_ns=100_000_000_000)
     for name, value in override.items():
         setattr(li, name, value)
     if key:
@@ -88,7 +90,7 @@ def test_reordered_and_duplicated_layers():
         (lambda li: setattr(li, "payload", b""), "malformed"),
         (lambda li: setattr(li, "frame_seq", 9), "inconsistent"),  # message says 9, payload says 2
         (lambda li: setattr(li, "layer_index", 3), "inconsistent"),
-        (lambda li: setattr(li, "stream_id", ""), "malformed"),
+        (lambda li: setattr(li, "stream_id", ""), "out_of_range"),
         (lambda li: setattr(li, "payload", li.payload + bytes(64 << 10)), "oversize"),
     ],
 )
@@ -152,26 +154,35 @@ def test_window_bounds_late_layers_and_bytes():
 
 def test_streams_bounded_allowed_and_expired():
     clock = Clock()
-    a = _asm(clock=clock, max_streams=2)
-    assert a.add(_layer(0, 0, stream="r1")).accepted
-    assert a.add(_layer(0, 0, stream="r2")).accepted
-    assert a.add(_layer(0, 0, stream="r3")).status == "too_many_streams"
+    a = _asm(clock=clock, max_streams=2, establish_frames=3, establish_s=1.0)
+    for seq in range(3):  # two established, active streams
+        assert a.add(_layer(seq, 0, stream="r1")).accepted
+        assert a.add(_layer(seq, 0, stream="r2")).accepted
+        clock.t += 0.5
+    r = a.add(_layer(0, 0, stream="r3"))
+    assert r.status == "too_many_streams" and "established, active" in r.detail
     clock.t += 30
-    assert a.add(_layer(1, 0, stream="r2")).accepted
+    assert a.add(_layer(3, 0, stream="r2")).accepted
     assert a.expire_streams(10.0) == ["r1"]
     assert a.add(_layer(0, 0, stream="r3")).accepted
     b = _asm(allowed_streams=("r1",))
     assert b.add(_layer(0, 0, stream="intruder")).status == "foreign_stream"
 
 
-def test_edge_restart_new_epoch_resets_and_old_epoch_is_stale():
-    a = _asm()
+def test_edge_restart_new_epoch_takes_over_after_silence_and_old_epoch_is_stale():
+    clock = Clock()
+    a = _asm(clock=clock)
     for seq in range(5):
         a.add(_layer(seq, 0, epoch=1))
-    assert a.add(_layer(0, 0, epoch=2)).accepted  # restarted edge: frame 0 again
-    assert list(a.streams["robot1"].frames) == [0]
+        clock.t += 0.2
+    clock.t += 3.0  # the edge restarts: its old epoch falls silent
+    assert a.add(_layer(0, 0, epoch=2)).status == "pending_epoch"
+    assert a.add(_layer(1, 0, epoch=2)).status == "pending_epoch"
+    assert a.add(_layer(2, 0, epoch=2)).accepted  # third frame in a row: evidence enough (unkeyed)
+    assert list(a.streams["robot1"].frames) == [0, 1, 2]  # the frames held while pending are kept
     assert a.counters["epoch_changes"] == 1
-    assert a.add(_layer(4, 1, epoch=1)).status == "stale_epoch"
+    r = a.add(_layer(4, 1, epoch=1))
+    assert r.status == "stale_epoch" and r.feedback_status == 3 and r.notify
 
 
 def test_loss_counts_from_gaps_and_indices():

@@ -22,6 +22,7 @@ def test_sign_verify_roundtrip():
         (auth.LayerIdentity("robot1", 7, 42, 2, 4, ID.codebook_id), b"payload"),  # another layer position
         (auth.LayerIdentity("robot1", 8, 42, 1, 4, ID.codebook_id), b"payload"),  # another epoch
         (auth.LayerIdentity("robot1", 7, 42, 1, 4, "ffffffffffffffff"), b"payload"),  # another codebook
+        (auth.LayerIdentity("robot1", 7, 42, 1, 4, ID.codebook_id, 1), b"payload"),  # another send stamp (freshness)
     ],
 )
 def test_any_changed_field_fails(identity, payload):

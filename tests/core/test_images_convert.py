@@ -79,8 +79,12 @@ def test_compressed_messages():
     assert images.msg_to_rgb(msg).shape == (16, 16, 3)
     ok, png = cv2.imencode(".png", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
     assert np.array_equal(images.msg_to_rgb(Msg(format="png", data=png.tobytes())), rgb)  # lossless
-    with pytest.raises(images.ImageError, match="cannot decode"):
+    with pytest.raises(images.ImageError, match="cannot read the compressed image's header"):
         images.compressed_msg_to_rgb(Msg(format="jpeg", data=b"\xff\xd8garbage"))
+    header_only = bytearray(images.encode_jpeg(rgb, 90))
+    header_only[len(header_only) // 2:] = bytes(len(header_only) - len(header_only) // 2)  # a valid header, broken scan
+    with pytest.raises(images.ImageError, match="cannot decode"):
+        images.compressed_msg_to_rgb(Msg(format="jpeg", data=bytes(header_only[:200])))
     with pytest.raises(images.ImageError, match="empty"):
         images.compressed_msg_to_rgb(Msg(format="jpeg", data=b""))
     with pytest.raises(images.ImageError, match="unsupported compressed"):

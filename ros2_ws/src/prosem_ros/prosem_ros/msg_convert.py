@@ -10,6 +10,9 @@ from typing import Any
 from builtin_interfaces.msg import Time
 
 from prosem_core.assembly import LayerIn
+from prosem_core.field_checks import stamp_ns
+from prosem_core.jpeg_frame_id import format_jpeg_frame_id
+from prosem_core.jpeg_frame_id import parse_jpeg_frame_id as _parse_jpeg_frame_id
 from prosem_core.query_types import FEEDBACK_FIELDS, RESULT_FIELDS, QueryRequest, QueryResult
 from prosem_core.uplink import FrameFeedback, Outgoing
 from prosem_msgs.msg import LayerFeedback, SemanticLayer
@@ -36,7 +39,7 @@ def layer_in(msg: SemanticLayer) -> LayerIn:
         payload=bytes(msg.payload),
         token_shape=tuple(int(x) for x in msg.token_shape),
         fidelity=float(msg.fidelity),
-        send_stamp=to_seconds(msg.send_stamp),
+        send_stamp_ns=stamp_ns(msg.send_stamp.sec, msg.send_stamp.nanosec, "send_stamp"),
         auth_tag=bytes(msg.auth_tag),
         codec_id=msg.codec_id,
     )
@@ -104,12 +107,10 @@ def stream_id_for_namespace(namespace: str, default: str = "robot0") -> str:
 
 def jpeg_frame_id(stream_id: str, epoch: int, frame_seq: int) -> str:
     """full_cloud: CompressedImage has no stream/frame fields, so header.frame_id carries them."""
-    return f"{stream_id}:{epoch}:{frame_seq}"
+    return format_jpeg_frame_id(stream_id, epoch, frame_seq)
 
 
 def parse_jpeg_frame_id(frame_id: str) -> tuple[str, int, int]:
-    """Inverse of jpeg_frame_id; raises ValueError for anything else."""
-    stream_id, epoch, seq = frame_id.rsplit(":", 2)
-    if not stream_id:
-        raise ValueError("empty stream id")
-    return stream_id, int(epoch), int(seq)
+    """Inverse of jpeg_frame_id, range-checked (prosem_core.jpeg_frame_id); raises ValueError otherwise."""
+    parsed = _parse_jpeg_frame_id(frame_id)
+    return parsed.stream_id, parsed.epoch, parsed.frame_seq

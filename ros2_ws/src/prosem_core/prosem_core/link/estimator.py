@@ -15,11 +15,19 @@ subtracted from each other, so the two clocks never need to agree.
 - Loss: layers sent vs layers acknowledged, counted once a frame has had time to be acknowledged.
 - Outage: nothing acknowledged for `silence_s` while sending, or the middleware reports that no
   reader matches the layer topic any more (`set_peer_present(False)`, from a QoS matched event).
+
+Receipts are evidence only for what this edge sent, once: feedback about a frame it does not track,
+naming layers it never sent, claiming more bytes than those layers hold, or receive times spread
+wider than the time since the frame was sent (a fake slow packet train) is ignored whole; a layer
+acknowledged again adds nothing; an echoed send stamp gives an RTT sample only when it is the send
+time of a layer of that frame, once per layer, with a hold time that fits. So forged or repeated
+feedback cannot pin the estimate (without a key it can still withhold or delay real receipts;
+with a key the edge drops it before it gets here). `rejected` counts what was ignored, by reason.
 """
 from __future__ import annotations
 
 import math
-from collections import OrderedDict, deque
+from collections import Counter, OrderedDict, deque
 from dataclasses import dataclass, field
 
 
@@ -37,6 +45,7 @@ class EstimatorConfig:
     train_max_age_s: float = 3.0  # a train sample this old no longer sets the rate
     cut_interval_s: float = 0.25  # least time between two delay-based rate cuts
     max_tracked_frames: int = 64
+    echo_tolerance_s: float = 2e-6  # an echoed stamp crossed float/nanosecond conversions on both sides
 
 
 @dataclass
@@ -72,6 +81,8 @@ class _SentFrame:
     sizes: dict[int, int] = field(default_factory=dict)  # layer index -> bytes
     sent_at: dict[int, float] = field(default_factory=dict)
     acked_mask: int = 0
+    rtt_sampled: set[int] = field(default_factory=set)  # layers whose send time already gave an RTT sample
+    first_sent: float = math.nan  # edge clock, first layer of the frame (resends do not move it)
     settled: bool = False
     # Packet-train bookkeeping on the cloud clock.
     first_rx: float = math.nan
@@ -99,6 +110,7 @@ class LinkEstimator:
         self._last_send: float | None = None
         self._first_send: float | None = None
         self.peer_present = True  # until the middleware says otherwise
+        self.rejected: Counter[str] = Counter()  # feedback ignored, by reason (module docstring)
 
     def set_peer_present(self, present: bool) -> None:
         self.peer_present = present
@@ -113,28 +125,73 @@ class LinkEstimator:
             while len(self._frames) > self.cfg.max_tracked_frames:
                 _, old = self._frames.popitem(last=False)
                 self._settle(old, now)
+        if math.isnan(frame.first_sent):
+            frame.first_sent = now
         frame.sizes[layer_index] = nbytes
         frame.sent_at[layer_index] = now
+        frame.rtt_sampled.discard(layer_index)  # a resend is a new chance for an RTT sample
         self._last_send = now
         if self._first_send is None:
             self._first_send = now
 
-    def on_feedback(self, fb: Feedback, now: float) -> None:
-        rtt = now - fb.echo_send_time - max(0.0, fb.hold_s)
-        if 0.0 <= rtt < 60.0:
-            self._srtt = rtt if math.isnan(self._srtt) else 0.875 * self._srtt + 0.125 * rtt
-            self._rtt_samples.append((now, rtt))
-            self._recent_rtts.append(rtt)
-        self._last_ack = now
+    def on_feedback(self, fb: Feedback, now: float) -> bool:
+        """Take one receipt into account; False (and counted in `rejected`) when it is ignored."""
         frame = self._frames.get(fb.frame_seq)
-        if frame is not None:
-            new_bits = fb.received_mask & ~frame.acked_mask
+        if frame is None:
+            self.rejected["unknown_frame"] += 1
+            return False
+        sent_mask = sum(1 << idx for idx in frame.sizes)
+        if fb.received_mask & ~sent_mask:
+            self.rejected["unsent_layers"] += 1
+            return False
+        if fb.bytes_received > sum(size for idx, size in frame.sizes.items() if fb.received_mask >> idx & 1):
+            self.rejected["bytes_exceed_layers"] += 1
+            return False
+        if not self._receive_time_plausible(frame, fb.receive_time, now):
+            self.rejected["implausible_receive_time"] += 1
+            return False
+        counted = False
+        echoed = self._echoed_layer(frame, fb.echo_send_time)
+        hold = fb.hold_s
+        if echoed is not None and math.isfinite(hold) and 0.0 <= hold <= now - fb.echo_send_time:
+            frame.rtt_sampled.add(echoed)
+            rtt = now - fb.echo_send_time - hold
+            if rtt < 60.0:
+                self._srtt = rtt if math.isnan(self._srtt) else 0.875 * self._srtt + 0.125 * rtt
+                self._rtt_samples.append((now, rtt))
+                self._recent_rtts.append(rtt)
+                counted = True
+        new_bits = fb.received_mask & ~frame.acked_mask
+        if new_bits:
             newly = sum(size for idx, size in frame.sizes.items() if new_bits >> idx & 1)
             frame.acked_mask |= fb.received_mask
-            if newly:
-                self._acked.append((now, newly))
+            self._acked.append((now, newly))
             self._train_sample(frame, fb, now)
+            counted = True
+        if not counted:
+            self.rejected["nothing_new"] += 1
+            return False
+        self._last_ack = now
         self._update_rate(now)
+        return True
+
+    def _receive_time_plausible(self, frame: _SentFrame, receive_time: float, now: float) -> bool:
+        """The frame's layers all arrived between its first send and now, so their cloud receive
+        times cannot spread wider than that (whatever the offset between the two clocks)."""
+        if not math.isfinite(receive_time):
+            return False
+        if math.isnan(frame.first_rx):
+            return True
+        span = max(frame.last_rx, receive_time) - min(frame.first_rx, receive_time)
+        return span <= now - frame.first_sent + self.cfg.echo_tolerance_s
+
+    def _echoed_layer(self, frame: _SentFrame, echo: float) -> int | None:
+        """The layer of `frame` sent at `echo` that has not given an RTT sample yet, if any."""
+        tolerance = self.cfg.echo_tolerance_s
+        for idx, sent in frame.sent_at.items():
+            if idx not in frame.rtt_sampled and abs(sent - echo) <= tolerance:
+                return idx
+        return None
 
     # -- estimates ----------------------------------------------------------------------------
 

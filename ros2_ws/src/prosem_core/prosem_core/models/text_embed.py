@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from prosem_core.bounded_cache import ByteBoundedMemo
 from prosem_core.models.paths import ModelFileMissing
 
 
@@ -25,6 +26,10 @@ def minilm_dir() -> Path:
 
 
 MAX_TOKENS = 64
+# Embeddings of texts seen before (answers and label names repeat a lot in benchmarks). Bounded in
+# bytes, not entries: the texts can be user text (the target of "is there a X?").
+MEMO_MAX_BYTES = 8 << 20  # ~5,000 vectors of 384 float32
+MEMO_MAX_KEY_CHARS = 256
 
 
 def _mean_pool(hidden: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -59,7 +64,7 @@ class TextEmbedder:
         if result.missing_keys or set(result.unexpected_keys) - {"embeddings.position_ids"}:
             raise ModelFileMissing(f"MiniLM weights in {path} do not match its config: {result}")
         self.model = model.eval()
-        self._memo: dict[str, np.ndarray] = {}
+        self._memo: ByteBoundedMemo[np.ndarray] = ByteBoundedMemo(MEMO_MAX_BYTES, MEMO_MAX_KEY_CHARS)
 
     def _encode_batch(self, texts: list[str]) -> np.ndarray:
         batch = self.tokenizer(texts, padding=True, truncation=True, max_length=MAX_TOKENS, return_tensors="pt")
@@ -69,17 +74,19 @@ class TextEmbedder:
 
     def embed(self, texts: list[str], batch_size: int = 128) -> np.ndarray:
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        todo = [i for i, t in enumerate(texts) if t not in self._memo]
+        todo = []
+        for i, t in enumerate(texts):
+            known = self._memo.get(t)
+            if known is None:
+                todo.append(i)
+            else:
+                out[i] = known
         for s in range(0, len(todo), batch_size):
             idx = todo[s : s + batch_size]
             vecs = self._encode_batch([texts[i] for i in idx])
             for j, i in enumerate(idx):
-                if len(self._memo) < 4096:  # answers repeat a lot in benchmarks; bound the memo
-                    self._memo[texts[i]] = vecs[j]
+                self._memo.put(texts[i], vecs[j].copy())  # a copy: a row view would keep the whole batch alive
                 out[i] = vecs[j]
-        for i, t in enumerate(texts):
-            if t in self._memo:
-                out[i] = self._memo[t]
         return out
 
     def cosine(self, a: list[str], b: list[str]) -> np.ndarray:
@@ -108,7 +115,7 @@ class OnnxTextEmbedder(TextEmbedder):
         if threads:
             opts.intra_op_num_threads = threads
         self.session = ort.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"])
-        self._memo: dict[str, np.ndarray] = {}
+        self._memo: ByteBoundedMemo[np.ndarray] = ByteBoundedMemo(MEMO_MAX_BYTES, MEMO_MAX_KEY_CHARS)
 
     def _encode_batch(self, texts: list[str]) -> np.ndarray:
         enc = self.tokenizer.encode_batch(texts)

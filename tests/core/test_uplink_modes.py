@@ -9,13 +9,14 @@ import pytest
 from layer_helpers import small_codec, structured_tokens
 
 from prosem_core import images, token_chunks
+from prosem_core.auth import FeedbackFields
 from prosem_core.codec import read_header
 from prosem_core.edge_session import EdgeSession, EdgeSessionConfig
 from prosem_core.link.controller import RateController, RateControllerConfig
 from prosem_core.link.estimator import EstimatorConfig, LinkEstimator
 from prosem_core.modes import MODE_NAMES, MODES
 from prosem_core.query_types import ErrorCode, QueryRequest
-from prosem_core.uplink import UPLINKS, FrameFeedback, UplinkConfig, build_uplink
+from prosem_core.uplink import UPLINKS, UplinkConfig, build_uplink
 
 RGB = np.full((48, 64, 3), 120, np.uint8)
 
@@ -44,9 +45,14 @@ def test_progressive_pushes_base_and_refinements_and_serves_pulls():
     assert all(read_header(o.payload).layer_index == o.index for o in out)
     assert session.counters["layers_sent"] == len(out)
     # The cloud holds only the base layer and asks for two layers: layer 1 comes back on the base channel.
-    pulled = up.feedback(FrameFeedback("robot1", 7, 0, received_mask=0b1, prefix_layers=1, pull_layers=2,
-                                       echo_send_stamp=10.0, receive_stamp=10.05, hold_s=1.95), now=12.0)
-    assert [(o.index, o.channel, o.context) for o in pulled] == [(1, "base", "hdr0")]
+    fb = FeedbackFields("robot1", 0, 7, received_mask=0b1, prefix_layers=1, pull_layers=2, echo_send_stamp_ns=10_000_000_000,
+                        receive_stamp_ns=10_050_000_000, hold_s=1.95)
+    outcome, pulled = up.feedback(fb, b"", now=12.0)
+    assert outcome.accepted and [(o.index, o.channel, o.context) for o in pulled] == [(1, "base", "hdr0")]
+    # Another robot's feedback, or an old epoch's: ignored and counted, nothing re-sent.
+    for other in (FeedbackFields("robot2", 0, 7, pull_layers=4), FeedbackFields("robot1", 0, 8, pull_layers=4)):
+        outcome, pulled = up.feedback(other, b"", now=13.0)
+        assert not outcome.accepted and pulled == []
 
 
 def test_progressive_rate_plan_can_skip_a_frame_without_using_a_sequence_number():
@@ -71,8 +77,9 @@ def test_full_cloud_sends_jpeg_and_times_rtt_from_its_own_send_time():
     (out,) = up.commit(up.prepare(RGB), now=20.0)
     assert out.channel == "jpeg" and images.decode_image_bytes(out.payload).shape == RGB.shape
     # The cloud's receipt echoes its own arrival stamp; the uplink substitutes the real send time.
-    assert up.echo_time(FrameFeedback("robot1", 7, 0, echo_send_stamp=99.0)) == 20.0
-    assert up.feedback(FrameFeedback("robot1", 7, 0, pull_layers=4), now=20.2) == []  # nothing to pull
+    assert up.echo_override(FeedbackFields("robot1", 0, 7, echo_send_stamp_ns=99_000_000_000)) == 20.0
+    outcome, pulled = up.feedback(FeedbackFields("robot1", 0, 7, pull_layers=4), b"", now=20.2)
+    assert outcome.accepted and pulled == []  # nothing to pull
 
 
 def test_full_edge_answers_from_the_newest_frame_only():

@@ -72,7 +72,9 @@ def test_query_answered_across_1mbit_link(tmp_path: Path):
     counts = {e["seq"]: e["count"] for e in layers}
     assert first["frame_seq"] in counts and refined["frame_seq"] in counts, "answers about frames the edge published"
     assert refined["layers_used"] == counts[refined["frame_seq"]] >= first["layers_used"]
-    assert refined["fidelity"] >= first["fidelity"]
+    assert refined["fidelity"] > 0.99  # the whole stack of its frame
+    if refined["frame_seq"] == first["frame_seq"]:  # the same frame: more layers never hold less
+        assert refined["fidelity"] >= first["fidelity"]
     # Every published byte crossed the veth: the kernel counted at least the layer payloads.
     payload = sum(e["bytes"] for e in layers)
     assert after["tx_bytes"] - before["tx_bytes"] >= payload > 0

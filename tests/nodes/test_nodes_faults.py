@@ -11,6 +11,7 @@ from rclpy.qos import QoSProfile, ReliabilityPolicy
 from prosem_core import auth
 from prosem_core.codec import read_header
 from prosem_msgs.msg import SemanticLayer
+from prosem_ros.msg_convert import from_seconds
 
 pytestmark = pytest.mark.timeout(120)
 KEY = "node-test-key"
@@ -38,8 +39,10 @@ def _msg(layer: bytes, stream="intruder", seq=None, index=None, key=b"", **field
     msg.token_shape = list(h.token_shape)
     msg.keyframe, msg.fidelity = True, h.fidelity
     msg.payload = payload
+    msg.send_stamp = from_seconds(time.time())  # signed layers must be fresh (the cloud's auth_max_skew_s)
     if key:
-        ident = auth.LayerIdentity(stream, 9, msg.frame_seq, msg.layer_index, msg.layer_count, msg.codebook_id)
+        ns = msg.send_stamp.sec * 1_000_000_000 + msg.send_stamp.nanosec
+        ident = auth.LayerIdentity(stream, 9, msg.frame_seq, msg.layer_index, msg.layer_count, msg.codebook_id, ns)
         msg.auth_tag = auth.sign(key, ident, payload)
     for name, value in fields.items():
         setattr(msg, name, value)
@@ -62,7 +65,7 @@ def test_queries_that_cannot_be_answered(pipeline, frames):
         # Enough frames that frame 0 has left the cloud's window of 3.
         assert g.feed_until(frames, lambda: g.cloud.assembler.streams.get("robot1") and g.cloud.assembler.streams["robot1"].newest_seq >= 4)
         cases = [
-            (dict(stream_id="robot9"), "unknown stream 'robot9' (known: robot1)"),
+            (dict(stream_id="robot9"), "unknown stream 'robot9' (known: 'robot1')"),
             (dict(frame_seq=0), "frame 0 not held for stream 'robot1' (held: "),
             (dict(frame_seq=10**9), "frame 1000000000 not held"),
             (dict(question="   "), "empty question"),

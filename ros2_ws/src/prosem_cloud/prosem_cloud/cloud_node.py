@@ -41,24 +41,28 @@ from std_msgs.msg import String
 
 from prosem_core import auth, images, token_chunks
 from prosem_core.assembly import Assembler, AssemblyConfig, FrameAssembly
+from prosem_core.auth import FeedbackFields
 from prosem_core.codec import read_header
+from prosem_core.field_checks import clip
 from prosem_core.latest_slot import LatestSlot
 from prosem_core.link.qos_policy import BASE_READER_QOS, FEEDBACK_QOS, REFINE_READER_QOS
 from prosem_core.models.encoder import RUNTIMES
 from prosem_core.modes import MODE_NAMES, mode_info
 from prosem_core.query_session import QuerySession, QuerySessionConfig, locked_answerer
 from prosem_core.query_types import ErrorCode, QueryRequest, QueryResult
+from prosem_core.questions import BadRequest
 from prosem_core.work_queue import BoundedWorkQueue, WorkQueueBusy
 from prosem_msgs.action import Query as QueryAction
 from prosem_msgs.msg import LayerFeedback, SemanticLayer
 from prosem_msgs.srv import Query
 from prosem_ros.msg_convert import (
+    feedback_msg,
     fill_feedback,
     fill_result,
-    from_seconds,
     layer_in,
     parse_jpeg_frame_id,
     query_request,
+    seconds_to_ns,
     stream_id_for_namespace,
 )
 from prosem_ros.offload import offload
@@ -97,6 +101,9 @@ PARAMS = [
     ParamSpec("counters_period_s", 2.0, "period of ~/counters", 0.1, 3600.0, read_only=True),
     ParamSpec("auth_key", "", "shared HMAC key as text (prefer auth_key_file: parameters are readable)", read_only=True),
     ParamSpec("auth_key_file", "", "file holding the shared HMAC key; with a key, untagged layers are rejected", read_only=True),
+    ParamSpec("auth_max_skew_s", 30.0, "with a key: signed layers whose send stamp is further than this from our clock are "
+              "refused (replays; robots and server keep time with chrony/NTP)", 0.1, 3600.0, read_only=True),
+    ParamSpec("max_question_chars", 1000, "longer questions are refused with a clear error", 1, 100_000),
 ]
 
 
@@ -136,15 +143,16 @@ class CloudNode(Node):
         self.assembler = Assembler(
             AssemblyConfig(codebook_id=codebook_id, max_streams=p["max_streams"], max_frames_per_stream=p["max_frames_per_stream"],
                            max_bytes_per_stream=p["max_bytes_per_stream"],
-                           allowed_streams=tuple(s for s in p["allowed_streams"] if s != "*"), auth_key=key),
+                           allowed_streams=tuple(s for s in p["allowed_streams"] if s != "*"), auth_key=key,
+                           auth_max_skew_s=p["auth_max_skew_s"]),
             read_header=token_chunks.read_chunk_header if chunked else read_header,
             decode=token_chunks.join_chunks if chunked else (lambda layers: self.pipeline.codec.decode(layers)),
             clock=self._now,  # arrival times on the node clock: they go into feedback stamps
         )
-        self.queries = QuerySession(self.assembler, self._answer, self._pull, self._session_config(),
-                                    stream_clock=self._now)
+        self.auth_key = key
         self.stream_ns: dict[str, str] = {}  # stream id -> namespace its layers came from
         self.ns_stream = {ns: stream_id_for_namespace(self.get_namespace() if not ns else ns) for ns in self.namespaces}
+        self.queries = QuerySession(self.assembler, self._answer, self._pull, self._session_config())
 
         ingest = MutuallyExclusiveCallbackGroup()
         queries = ReentrantCallbackGroup()
@@ -227,6 +235,8 @@ class CloudNode(Node):
         p = self.params
         return QuerySessionConfig(pull_retry_s=p["pull_retry_s"], max_timeout_s=p["max_timeout_s"],
                                   stream_stale_s=p["stream_stale_s"], default_stream=p["default_stream"],
+                                  namespace_defaults={ns: sid for ns, sid in self.ns_stream.items() if ns},
+                                  max_question_chars=p["max_question_chars"],
                                   whole_frames_only=self.mode.name == "full_tokens", pulls=self.mode.wire == "layers")
 
     def _apply_params(self, changed: set[str]) -> None:
@@ -251,37 +261,40 @@ class CloudNode(Node):
     def _on_layer(self, msg: SemanticLayer, ns: str) -> None:
         try:
             layer = layer_in(msg)
-        except Exception as exc:  # a message that does not even convert
+        except Exception as exc:  # a message that does not even convert (a stamp out of range, ...)
             self.counters["malformed"] += 1
-            self._warn("convert", f"unreadable layer message: {exc}")
+            self._warn("convert", f"unreadable layer message: {clip(str(exc), 120)}")
             return
-        result = self.assembler.add(layer)
+        result = self.assembler.add(layer, namespace=ns)
         if not result.accepted:
             if result.status != "duplicate":  # duplicates are normal (pulls racing refinements)
-                self._warn(result.status, f"layer rejected ({result.status}) from stream {layer.stream_id!r}: {result.detail}")
+                self._warn(result.status, f"layer rejected ({result.status}) from stream {clip(layer.stream_id)!r}: {result.detail}")
+            if result.notify:  # tell that edge why its layers are not used (rate-limited by the assembler)
+                self._publish_feedback(ns, FeedbackFields(result.stream_id, result.frame_seq, result.epoch,
+                                                          stamp_ns=seconds_to_ns(self._now()), status=result.feedback_status,
+                                                          reason=clip(result.detail, 200)))
             return
         self.stream_ns[layer.stream_id] = ns
         self._send_feedback(result.frame, ns, result.frame.last_arrival, layer.send_stamp)
 
     def _send_feedback(self, frame: FrameAssembly, ns: str, arrived: float, echo: float, pull: int = 0, reason: str = "",
                        bytes_received: int | None = None) -> None:
-        msg = LayerFeedback()
         now = self._now()
-        msg.header.stamp = from_seconds(now)
-        msg.stream_id = frame.stream_id
-        msg.frame_seq = frame.frame_seq
-        msg.epoch = frame.epoch
+        status, why = self.assembler.feedback_status(frame.stream_id)
         with self.assembler.changed:
-            msg.received_mask = frame.received_mask
-            msg.prefix_layers = frame.prefix
-            msg.bytes_received = frame.bytes_total if bytes_received is None else bytes_received
-        msg.receive_stamp = from_seconds(arrived)
-        msg.echo_send_stamp = from_seconds(echo)
-        msg.hold_s = float(max(0.0, now - arrived))
-        msg.layers_expected, msg.layers_arrived = self.assembler.take_loss_counts(frame.stream_id)
-        msg.pull_layers = pull
-        msg.reason = reason
-        self.feedback_pubs[ns].publish(msg)
+            mask, prefix, total = frame.received_mask, frame.prefix, frame.bytes_total
+        expected, arrived_count = self.assembler.take_loss_counts(frame.stream_id)
+        self._publish_feedback(ns, FeedbackFields(
+            frame.stream_id, frame.frame_seq, frame.epoch, received_mask=mask, prefix_layers=prefix,
+            bytes_received=total if bytes_received is None else bytes_received, stamp_ns=seconds_to_ns(now),
+            receive_stamp_ns=seconds_to_ns(arrived), echo_send_stamp_ns=seconds_to_ns(echo),
+            hold_s=float(np.float32(max(0.0, now - arrived))), layers_expected=expected, layers_arrived=arrived_count,
+            pull_layers=pull, reason=reason or why, status=status))
+
+    def _publish_feedback(self, ns: str, fields: FeedbackFields) -> None:
+        """Sign (with a key) and publish one LayerFeedback."""
+        tag = auth.sign_feedback(self.auth_key, fields) if self.auth_key else b""
+        self.feedback_pubs[ns].publish(feedback_msg(fields, tag))
 
     def _pull(self, frame: FrameAssembly, want: int, reason: str) -> None:
         """A waiting query asks the edge for layers up to `want` (repeated by the session until they come).
@@ -296,15 +309,13 @@ class CloudNode(Node):
             stream_id, epoch, seq = parse_jpeg_frame_id(msg.header.frame_id)
         except ValueError:
             self.counters["malformed_jpeg"] += 1
-            self._warn("jpeg_id", f"JPEG frame without 'stream:epoch:seq' frame_id: {msg.header.frame_id[:80]!r}")
+            self._warn("jpeg_id", f"JPEG frame without a valid 'stream:epoch:seq' frame_id: {clip(msg.header.frame_id, 80)!r}")
             return
         # Receipt first (RTT and goodput for the edge's rate control), then the heavy work elsewhere.
-        receipt = LayerFeedback()
-        receipt.header.stamp = from_seconds(arrived)
-        receipt.stream_id, receipt.epoch, receipt.frame_seq = stream_id, epoch, seq
-        receipt.received_mask, receipt.prefix_layers, receipt.bytes_received = 1, 1, len(msg.data)
-        receipt.receive_stamp = receipt.echo_send_stamp = from_seconds(arrived)
-        self.feedback_pubs[ns].publish(receipt)
+        now_ns = seconds_to_ns(arrived)
+        self._publish_feedback(ns, FeedbackFields(stream_id, seq, epoch, received_mask=1, prefix_layers=1,
+                                                  bytes_received=len(msg.data), stamp_ns=now_ns, receive_stamp_ns=now_ns,
+                                                  echo_send_stamp_ns=now_ns))
         if self._jpeg_slots[ns].put((stream_id, epoch, seq, bytes(msg.data))):
             self.counters["jpeg_dropped_handoff"] += 1
 
@@ -331,14 +342,8 @@ class CloudNode(Node):
 
     # -- queries ----------------------------------------------------------------------------------
 
-    def _namespace_request(self, req: QueryRequest, ns: str) -> QueryRequest:
-        """A query on NS/prosem/query with no stream_id is about NS's robot."""
-        if ns and not req.stream_id:
-            req.stream_id = self.ns_stream[ns]
-        return req
-
     async def _on_query_service(self, request, response, ns: str = ""):
-        req = self._namespace_request(query_request(request, ns), ns)
+        req = query_request(request, ns)  # on NS/prosem/query an empty stream_id means NS's robot
         try:
             done = await offload(self, self.query_work, self._run_query, req)
             result = done.result()
@@ -348,7 +353,7 @@ class CloudNode(Node):
 
     async def _on_query_action(self, goal_handle, ns: str = ""):
         t0 = time.monotonic()
-        req = self._namespace_request(query_request(goal_handle.request, ns), ns)
+        req = query_request(goal_handle.request, ns)
 
         def progress(result: QueryResult, partial: bool) -> None:
             goal_handle.publish_feedback(fill_feedback(QueryAction.Feedback(), result, partial, time.monotonic() - t0))
@@ -387,9 +392,10 @@ class CloudNode(Node):
     def _relay(self, req: QueryRequest) -> QueryResult:
         """full_edge: ask the edge's own service; wait (this query thread only) for its answer."""
         t0 = time.monotonic()
-        bad = QuerySession.check_request(req)
-        if bad is not None:
-            return bad
+        try:
+            req = self.queries.check_request(req)
+        except BadRequest as exc:
+            return QueryResult.failure(ErrorCode.BAD_REQUEST, str(exc))
         streams = {sid: ns for ns, sid in self.ns_stream.items()}
         stream_id = req.stream_id or (next(iter(streams)) if len(streams) == 1 else self.params["default_stream"])
         if stream_id not in streams:
@@ -403,7 +409,7 @@ class CloudNode(Node):
         future = client.call_async(forward)
         done = threading.Event()
         future.add_done_callback(lambda _f: done.set())
-        wait_s = max(0.0, min(req.timeout_s, self.params["max_timeout_s"]) - (time.monotonic() - t0)) + 1.0  # + the edge's compute
+        wait_s = max(0.0, req.timeout_s - (time.monotonic() - t0)) + 1.0  # + the edge's compute
         if not done.wait(wait_s):
             client.remove_pending_request(future)
             return QueryResult.failure(ErrorCode.TIMEOUT, f"edge of stream {stream_id!r} did not answer in time", stream_id=stream_id)

@@ -13,11 +13,12 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from prosem_core.assembly import Assembler, FrameAssembly
 from prosem_core.query_types import ErrorCode, QueryRequest, QueryResult
+from prosem_core.questions import MAX_QUESTION_CHARS, BadRequest, check_query
 
 AnswerFn = Callable[..., Any]  # (tokens, question, *, max_new_tokens, on_partial, should_stop) -> Answer
 PullFn = Callable[[FrameAssembly, int, str], None]  # (frame, layers wanted, reason) -> publishes a pull
@@ -30,20 +31,20 @@ class QuerySessionConfig:
     max_timeout_s: float = 30.0  # cap on a request's timeout_s
     stream_stale_s: float = 3.0  # "the latest frame" of a stream silent this long is refused
     default_stream: str = ""  # the stream an empty stream_id means when several exist
+    namespace_defaults: dict[str, str] = field(default_factory=dict)  # namespace -> its robot's stream
+    max_question_chars: int = MAX_QUESTION_CHARS
     whole_frames_only: bool = False  # full_tokens: only a complete frame answers
     pulls: bool = True  # False: nothing to pull from (full_cloud: the cloud coded the frame itself)
 
 
 class QuerySession:
     def __init__(self, assembler: Assembler, answer: AnswerFn, pull: PullFn | None, cfg: QuerySessionConfig,
-                 clock: Callable[[], float] = time.monotonic, stream_clock: Callable[[], float] | None = None,
-                 wait: Callable[[int, float], int] | None = None) -> None:
+                 clock: Callable[[], float] = time.monotonic, wait: Callable[[int, float], int] | None = None) -> None:
         self.assembler = assembler
         self.answer_fn = answer
         self.pull = pull
         self.cfg = cfg
-        self.clock = clock  # deadlines
-        self.stream_clock = stream_clock or clock  # the clock the assembler stamps arrivals with
+        self.clock = clock  # deadlines (the assembler keeps its own clock for arrivals and staleness)
         self.wait = wait or assembler.wait_for_change
 
     # -- the state machine --------------------------------------------------------------------
@@ -55,17 +56,21 @@ class QuerySession:
         out.latency_s = self.clock() - t0
         return out
 
-    def _run(self, req: QueryRequest, t0: float, progress: Progress | None, cancelled: Callable[[], bool]) -> QueryResult:
-        bad = self.check_request(req)
-        if bad is not None:
-            return bad
-        stream_id, failure = self.resolve_stream(req.stream_id)
-        if failure is not None:
-            return failure
-        frame, failure = self.pick_frame(stream_id, int(req.frame_seq))
-        if failure is not None:
-            return failure
-        deadline = t0 + min(float(req.timeout_s), self.cfg.max_timeout_s)
+    def _run(self, raw: QueryRequest, t0: float, progress: Progress | None, cancelled: Callable[[], bool]) -> QueryResult:
+        try:
+            req = self.check_request(raw)
+        except BadRequest as exc:
+            return QueryResult.failure(ErrorCode.BAD_REQUEST, str(exc))
+        choice = self.assembler.resolve_stream(req.stream_id, req.namespace, self.cfg.default_stream, self.cfg.namespace_defaults)
+        if choice.stream_id is None:
+            return QueryResult.failure(ErrorCode(choice.error_code), choice.error, stream_id=req.stream_id)
+        stream_id = choice.stream_id
+        pick = self.assembler.pick_frame(stream_id, req.frame_seq, self.cfg.stream_stale_s)
+        if pick.frame is None:
+            return QueryResult.failure(ErrorCode(pick.error_code), pick.error, stream_id=stream_id,
+                                       frame_seq=req.frame_seq if req.frame_seq >= 0 else -1)
+        frame = pick.frame
+        deadline = t0 + req.timeout_s  # capped by check_request
         last_pull, answered_k, partial = -math.inf, 0, None
         while True:
             with self.assembler.changed:
@@ -100,57 +105,11 @@ class QuerySession:
 
     # -- steps --------------------------------------------------------------------------------
 
-    @staticmethod
-    def check_request(req: QueryRequest) -> QueryResult | None:
-        if not isinstance(req.question, str) or not req.question.strip():
-            return QueryResult.failure(ErrorCode.BAD_REQUEST, "empty question")
-        if not 0.0 <= float(req.min_fidelity) <= 1.0:  # also NaN
-            return QueryResult.failure(ErrorCode.BAD_REQUEST, f"min_fidelity {req.min_fidelity} outside [0, 1]")
-        if not float(req.timeout_s) >= 0.0:
-            return QueryResult.failure(ErrorCode.BAD_REQUEST, f"timeout_s {req.timeout_s} must be >= 0")
-        if int(req.frame_seq) < -1:
-            return QueryResult.failure(ErrorCode.BAD_REQUEST,
-                                       f"frame_seq {req.frame_seq}: use a frame number >= 0, or -1 for the latest")
-        return None
-
-    def resolve_stream(self, requested: str) -> tuple[str, QueryResult | None]:
-        with self.assembler.changed:
-            known = list(self.assembler.streams)
-        if requested:
-            if requested in known:
-                return requested, None
-            return requested, QueryResult.failure(ErrorCode.UNKNOWN_STREAM, f"unknown stream {requested!r} "
-                                                  f"(known: {', '.join(known) or 'none'})", stream_id=requested)
-        if len(known) == 1:
-            return known[0], None
-        if self.cfg.default_stream in known:
-            return self.cfg.default_stream, None
-        if not known:
-            return "", QueryResult.failure(ErrorCode.UNKNOWN_STREAM, "no stream has sent anything yet")
-        return "", QueryResult.failure(ErrorCode.UNKNOWN_STREAM, f"several streams ({', '.join(known)}): say which in stream_id")
-
-    def pick_frame(self, stream_id: str, frame_seq: int) -> tuple[FrameAssembly | None, QueryResult | None]:
-        with self.assembler.changed:
-            stream = self.assembler.streams.get(stream_id)
-            if stream is None:
-                return None, QueryResult.failure(ErrorCode.UNKNOWN_STREAM, f"unknown stream {stream_id!r}", stream_id=stream_id)
-            if frame_seq >= 0:
-                frame = stream.frames.get(frame_seq)
-                if frame is None:
-                    held = f"{min(stream.frames)}..{max(stream.frames)}" if stream.frames else "none"
-                    return None, QueryResult.failure(ErrorCode.NO_FRAME, f"frame {frame_seq} not held for stream {stream_id!r} "
-                                                     f"(held: {held})", stream_id=stream_id)
-                return frame, None
-            frame = stream.latest_decodable()
-            if frame is None:
-                return None, QueryResult.failure(ErrorCode.NO_FRAME, f"stream {stream_id!r} has no decodable frame yet "
-                                                 "(no base layer arrived)", stream_id=stream_id)
-            idle = self.stream_clock() - stream.last_arrival
-        if idle > self.cfg.stream_stale_s:
-            return None, QueryResult.failure(ErrorCode.STALE_STREAM, f"stream {stream_id!r} is stale: nothing for {idle:.1f} s; "
-                                             f"newest frame {frame.frame_seq} (ask for it by frame_seq to use it anyway)",
-                                             stream_id=stream_id, frame_seq=frame.frame_seq)
-        return frame, None
+    def check_request(self, req: QueryRequest) -> QueryRequest:
+        """The request with every field checked (questions.check_query); BadRequest says which."""
+        return check_query(req.question, req.stream_id, req.frame_seq, req.min_fidelity, req.timeout_s, req.max_new_tokens,
+                           max_question_chars=self.cfg.max_question_chars, max_timeout_s=self.cfg.max_timeout_s,
+                           namespace=req.namespace)
 
     def answer(self, frame: FrameAssembly, req: QueryRequest, stream_id: str, progress: Progress | None,
                cancelled: Callable[[], bool]) -> QueryResult:

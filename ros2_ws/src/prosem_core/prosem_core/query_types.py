@@ -6,22 +6,12 @@ import dataclasses
 from dataclasses import dataclass
 from enum import IntEnum
 
+from prosem_core import wire_codes
 
-class ErrorCode(IntEnum):
-    """Why a query failed; the values are the ERROR_* constants of prosem_msgs Query (a node test
-    checks they agree)."""
-
-    NONE = 0
-    BAD_REQUEST = 1
-    UNKNOWN_STREAM = 2
-    NO_FRAME = 3
-    STALE_STREAM = 4
-    REJECTED = 5
-    BUSY = 6
-    TIMEOUT = 7
-    MODEL = 8
-    CANCELED = 9
-    UNAVAILABLE = 10
+# Why a query failed: the ERROR_* numbers of prosem_core.wire_codes (which a test checks against the
+# Query interface files), as an enum for readable code and logs.
+ErrorCode = IntEnum("ErrorCode", {name.removeprefix("ERROR_"): value for name, value in vars(wire_codes).items()
+                                  if name.startswith("ERROR_")})
 
 
 @dataclass
@@ -39,7 +29,7 @@ class QueryRequest:
 class QueryResult:
     success: bool = False
     error: str = ""
-    error_code: int = ErrorCode.NONE
+    error_code: int = wire_codes.ERROR_NONE
     answer: str = ""
     confidence: float = 0.0
     frame_seq: int = -1

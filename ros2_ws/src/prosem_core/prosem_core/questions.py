@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
 from typing import Any
 
 from prosem_core import wire_codes
 from prosem_core.field_checks import FRAME_SEQ_LIMIT, FieldError, check_stream_id, clip
+from prosem_core.query_types import QueryRequest
 
 MAX_QUESTION_CHARS = 1000  # a spoken or typed question is well under this; configurable per call
 # C0 and C1 control characters except tab, newline and carriage return (those are whitespace).
@@ -44,22 +44,11 @@ def check_question(question: Any, max_chars: int = MAX_QUESTION_CHARS) -> str:
     return normalised
 
 
-@dataclass(frozen=True)
-class QueryRequest:
-    """A Query request's fields after checking (what the node uses from here on)."""
-
-    question: str
-    stream_id: str  # "" = resolve (assembly.Assembler.resolve_stream)
-    frame_seq: int  # -1 = the latest frame
-    min_fidelity: float
-    timeout_s: float  # capped at max_timeout_s
-    max_new_tokens: int  # 0 = the node's default
-
-
 def check_query(question: Any, stream_id: Any = "", frame_seq: Any = -1, min_fidelity: Any = 0.0, timeout_s: Any = 0.0,
                 max_new_tokens: Any = 0, *, max_question_chars: int = MAX_QUESTION_CHARS,
-                max_timeout_s: float = 30.0) -> QueryRequest:
-    """Every field of a Query request (service or action goal). Raises BadRequest saying which and why."""
+                max_timeout_s: float = 30.0, namespace: str = "") -> QueryRequest:
+    """Every field of a Query request (service or action goal), checked, as the request the session
+    runs (timeout capped at max_timeout_s). Raises BadRequest saying which field and why."""
     text = check_question(question, max_question_chars)
     if stream_id != "":
         try:
@@ -77,7 +66,7 @@ def check_query(question: Any, stream_id: Any = "", frame_seq: Any = -1, min_fid
         raise BadRequest(f"timeout_s {timeout!r} must be >= 0")
     if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, int) or not 0 <= max_new_tokens < 1 << 16:
         raise BadRequest(f"max_new_tokens {clip(str(max_new_tokens))} outside [0, 65535]")
-    return QueryRequest(text, stream_id, frame_seq, fidelity, min(timeout, max_timeout_s), max_new_tokens)
+    return QueryRequest(text, stream_id, frame_seq, fidelity, min(timeout, max_timeout_s), max_new_tokens, namespace)
 
 
 def _number(name: str, value: Any, allow_inf: bool = False) -> float:

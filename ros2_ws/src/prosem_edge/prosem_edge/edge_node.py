@@ -28,8 +28,9 @@ from rclpy.node import Node
 from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import String
 
-from prosem_core import auth, images
+from prosem_core import auth, images, wire_codes
 from prosem_core.edge_session import EdgeSession, EdgeSessionConfig
+from prosem_core.field_checks import FieldError, check_frame_id
 from prosem_core.frame_gate import FrameGate
 from prosem_core.latest_slot import LatestSlot
 from prosem_core.link.controller import RateController, RateControllerConfig
@@ -45,7 +46,7 @@ from prosem_core.work_queue import BoundedWorkQueue, WorkQueueBusy
 from prosem_edge.transports import JpegTransport, LayerTransport
 from prosem_msgs.msg import LayerFeedback, LinkState
 from prosem_msgs.srv import Query
-from prosem_ros.msg_convert import feedback_in, fill_result, from_seconds, query_request, stream_id_for_namespace
+from prosem_ros.msg_convert import feedback_fields, fill_result, from_seconds, query_request, stream_id_for_namespace
 from prosem_ros.offload import offload
 from prosem_ros.params import ParameterBinding, ParamSpec
 from prosem_ros.qos import to_profile
@@ -60,6 +61,10 @@ PARAMS = [
     ParamSpec("encoder_threads", 1, "threads of the vision encoder (0 = the runtime's default)", 0, 64, read_only=True),
     ParamSpec("codebook", "", "Meta AutoEncoder codebook path (.npz/.json stem); empty = the shipped one", read_only=True),
     ParamSpec("answer_head", "", "full_edge: answer head file; empty = the shipped one", read_only=True),
+    ParamSpec("max_image_pixels", 4096 * 4096, "camera frames with more pixels are dropped before anything is allocated",
+              1, 1 << 30, read_only=True),
+    ParamSpec("max_image_bytes", 32 << 20, "compressed camera frames larger than this are dropped unread", 1, 1 << 31,
+              read_only=True),
     ParamSpec("warmup", True, "run one frame through the models at start, so the first camera frame is not slow", read_only=True),
     ParamSpec("max_encode_rate_hz", 5.0, "most frames per second the edge encodes and sends", 0.1, 60.0),
     ParamSpec("target_delay_s", 0.2, "queueing delay the rate controller keeps what it sends under", 0.01, 10.0),
@@ -115,8 +120,9 @@ class EdgeNode(Node):
         self._lock = threading.Lock()  # session, uplink, transport
         self._answer_lock = threading.Lock()  # full_edge: the answerer is not assumed thread-safe
         self.counters: Counter[str] = Counter()
-        self.session = EdgeSession(EdgeSessionConfig(self.stream_id, p["buffer_frames"], p["pull_resend_min_s"]),
+        self.session = EdgeSession(EdgeSessionConfig(self.stream_id, p["buffer_frames"], p["pull_resend_min_s"], auth_key=self.auth_key),
                                    LinkEstimator(self._estimator_config()), RateController(self._controller_config()))
+        self.image_limits = images.ImageLimits(max_pixels=p["max_image_pixels"], max_compressed_bytes=p["max_image_bytes"])
         self.uplink = build_uplink(self.mode.name, self.session, self.pipeline,
                                    UplinkConfig(p["buffer_frames"], p["jpeg_quality"], p["jpeg_max_side"]))
         self.qos_cfg = QosPolicyConfig(base_lifespan_s=p["base_lifespan_s"], base_reliability=p["base_reliability"])
@@ -253,7 +259,11 @@ class EdgeNode(Node):
                 self.get_logger().error(f"frame failed: {type(exc).__name__}: {exc}", throttle_duration_sec=5.0)
 
     def _process(self, msg) -> None:
-        prepared = self.uplink.prepare(images.msg_to_rgb(msg))
+        try:
+            check_frame_id(msg.header.frame_id)  # copied into every layer: bounded
+        except FieldError as exc:
+            raise images.ImageError(str(exc)) from None
+        prepared = self.uplink.prepare(images.msg_to_rgb(msg, self.image_limits))
         self.counters["frames_encoded"] += 1
         with self._lock:
             now = time.time()
@@ -262,23 +272,28 @@ class EdgeNode(Node):
     def _send(self, out: list, now: float) -> None:
         """Caller holds the lock."""
         for o in out:
-            self.transport.publish(o, self.stream_id, self.session.epoch, now, self.auth_key)
+            self.transport.publish(o, self.session, now)
 
     # -- feedback, pulls --------------------------------------------------------------------------
 
     def _on_feedback(self, msg: LayerFeedback) -> None:
-        if msg.stream_id != self.stream_id:
-            return  # another robot's feedback on a shared topic: not ours, not an error
-        if msg.epoch != self.session.epoch:
-            self.counters["feedback_stale_epoch"] += 1
+        """Receipts and pull requests. Anyone on the domain can publish here: the session checks every
+        field, the stream, the epoch and (with a key) the tag, and counts what it ignores."""
+        try:
+            fields = feedback_fields(msg)
+        except FieldError as exc:
+            self.counters["feedback_out_of_range"] += 1
+            self.get_logger().warning(f"ignoring feedback: {exc}", throttle_duration_sec=5.0)
             return
-        fb = feedback_in(msg)
         with self._lock:
             now = time.time()
-            out = self.uplink.feedback(fb, now)
+            outcome, out = self.uplink.feedback(fields, bytes(msg.auth_tag), now)
             self._send(out, now)
+        if outcome.accepted and outcome.status != wire_codes.STATUS_OK:
+            self.get_logger().warning(f"the cloud reports on stream {self.stream_id!r}: {outcome.status_reason or outcome.status}",
+                                      throttle_duration_sec=5.0)
         if out:
-            self.get_logger().debug(f"pull: frame {fb.frame_seq} layers {[o.index for o in out]} ({fb.reason})",
+            self.get_logger().debug(f"pull: frame {outcome.frame_seq} layers {[o.index for o in out]} ({fields.reason})",
                                     throttle_duration_sec=1.0)
 
     # -- link state, QoS adaptation, counters ---------------------------------------------------
@@ -325,6 +340,7 @@ class EdgeNode(Node):
     def all_counters(self) -> dict[str, int]:
         merged = Counter(self.counters)
         merged.update(self.session.counters)
+        merged.update({f"receipts_{k}": v for k, v in self.session.estimator.rejected.items()})
         merged["frames_dropped_handoff"] = self._slot.dropped
         merged["param_rejected"] = self.params.rejected
         if isinstance(self.transport, LayerTransport) and self.transport.switcher is not None:

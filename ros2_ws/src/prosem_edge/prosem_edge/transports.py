@@ -14,7 +14,7 @@ from rclpy.event_handler import PublisherEventCallbacks
 from rclpy.node import Node
 from sensor_msgs.msg import CompressedImage
 
-from prosem_core import auth
+from prosem_core.edge_session import EdgeSession
 from prosem_core.link.qos_policy import JPEG_QOS, LayerQosPolicy, QosSpec
 from prosem_core.link.refine_qos import RefineQosConfig, RefineQosSwitcher
 from prosem_core.uplink import Outgoing
@@ -53,12 +53,12 @@ class LayerTransport:
             self.refine_pubs[target] = self._make_refine_pub(target)
         return target is not None
 
-    def publish(self, out: Outgoing, stream_id: str, epoch: int, send_stamp: float, key: bytes) -> None:
-        tag = b""
-        if key:
-            identity = auth.LayerIdentity(stream_id, epoch, out.frame_seq, out.index, out.layer_count, out.codebook_id)
-            tag = auth.sign(key, identity, out.payload)
-        msg = layer_msg(out, stream_id, epoch, send_stamp, tag)
+    def publish(self, out: Outgoing, session: EdgeSession, send_stamp: float) -> None:
+        sign = None
+        if session.cfg.auth_key:
+            def sign(o: Outgoing, stamp_ns: int) -> bytes:
+                return session.layer_tag(o.frame_seq, o.index, o.layer_count, o.codebook_id, stamp_ns, o.payload)
+        msg = layer_msg(out, session.cfg.stream_id, session.epoch, send_stamp, sign)
         if out.channel == "refine" and self.switcher is not None:
             spec = self.switcher.current(lambda s: self.refine_pubs[s].get_subscription_count())
             self.refine_pubs[spec].publish(msg)
@@ -72,11 +72,11 @@ class JpegTransport:
     def __init__(self, node: Node, events: PublisherEventCallbacks) -> None:
         self.pub = node.create_publisher(CompressedImage, "prosem/image_jpeg", to_profile(JPEG_QOS), event_callbacks=events)
 
-    def publish(self, out: Outgoing, stream_id: str, epoch: int, send_stamp: float, key: bytes) -> None:
+    def publish(self, out: Outgoing, session: EdgeSession, send_stamp: float) -> None:
         msg = CompressedImage()
         if out.context is not None:
             msg.header.stamp = out.context.stamp  # capture time: the benchmark measures from it
-        msg.header.frame_id = jpeg_frame_id(stream_id, epoch, out.frame_seq)
+        msg.header.frame_id = jpeg_frame_id(session.cfg.stream_id, session.epoch, out.frame_seq)
         msg.format = "jpeg"
         msg.data = out.payload
         self.pub.publish(msg)  # no send stamp or tag: the uplink keeps the send time for RTT

@@ -10,11 +10,12 @@ from typing import Any
 from builtin_interfaces.msg import Time
 
 from prosem_core.assembly import LayerIn
+from prosem_core.auth import FeedbackFields
 from prosem_core.field_checks import stamp_ns
 from prosem_core.jpeg_frame_id import format_jpeg_frame_id
 from prosem_core.jpeg_frame_id import parse_jpeg_frame_id as _parse_jpeg_frame_id
 from prosem_core.query_types import FEEDBACK_FIELDS, RESULT_FIELDS, QueryRequest, QueryResult
-from prosem_core.uplink import FrameFeedback, Outgoing
+from prosem_core.uplink import Outgoing
 from prosem_msgs.msg import LayerFeedback, SemanticLayer
 
 
@@ -23,8 +24,7 @@ def to_seconds(stamp: Time) -> float:
 
 
 def from_seconds(seconds: float) -> Time:
-    ns = max(0, int(round(seconds * 1e9)))
-    return Time(sec=min(ns // 1_000_000_000, 2**31 - 1), nanosec=ns % 1_000_000_000)
+    return _time(seconds_to_ns(seconds))
 
 
 def layer_in(msg: SemanticLayer) -> LayerIn:
@@ -45,8 +45,9 @@ def layer_in(msg: SemanticLayer) -> LayerIn:
     )
 
 
-def layer_msg(out: Outgoing, stream_id: str, epoch: int, send_stamp: float, auth_tag: bytes = b"") -> SemanticLayer:
-    """The SemanticLayer for one of the uplink's Outgoing layers (out.context is the camera header)."""
+def layer_msg(out: Outgoing, stream_id: str, epoch: int, send_stamp: float, sign=None) -> SemanticLayer:
+    """The SemanticLayer for one of the uplink's Outgoing layers (out.context is the camera header).
+    `sign(out, send_stamp_ns) -> tag` (EdgeSession.layer_tag) signs the stamp exactly as sent."""
     msg = SemanticLayer()
     if out.context is not None:
         msg.header = out.context
@@ -62,19 +63,50 @@ def layer_msg(out: Outgoing, stream_id: str, epoch: int, send_stamp: float, auth
     msg.ref_frame_seq = int(out.ref_frame_seq)
     msg.fidelity = float(out.fidelity)
     msg.payload = out.payload
-    msg.auth_tag = auth_tag
     msg.send_stamp = from_seconds(send_stamp)
+    if sign is not None:
+        msg.auth_tag = sign(out, _ns(msg.send_stamp))
     return msg
 
 
-def feedback_in(msg: LayerFeedback) -> FrameFeedback:
-    return FrameFeedback(
-        stream_id=msg.stream_id, epoch=int(msg.epoch), frame_seq=int(msg.frame_seq),
-        received_mask=int(msg.received_mask), prefix_layers=int(msg.prefix_layers), bytes_received=int(msg.bytes_received),
-        receive_stamp=to_seconds(msg.receive_stamp), echo_send_stamp=to_seconds(msg.echo_send_stamp), hold_s=float(msg.hold_s),
-        layers_expected=int(msg.layers_expected), layers_arrived=int(msg.layers_arrived), pull_layers=int(msg.pull_layers),
-        request_keyframe=bool(msg.request_keyframe), status=int(msg.status), reason=msg.reason,
-    )
+def feedback_fields(msg: LayerFeedback) -> FeedbackFields:
+    """A received LayerFeedback as plain fields (what the edge checks, verifies and uses)."""
+    return FeedbackFields(
+        stream_id=msg.stream_id, frame_seq=int(msg.frame_seq), epoch=int(msg.epoch), received_mask=int(msg.received_mask),
+        prefix_layers=int(msg.prefix_layers), bytes_received=int(msg.bytes_received),
+        stamp_ns=_ns(msg.header.stamp), frame_id=msg.header.frame_id, receive_stamp_ns=_ns(msg.receive_stamp),
+        echo_send_stamp_ns=_ns(msg.echo_send_stamp), hold_s=float(msg.hold_s), layers_expected=int(msg.layers_expected),
+        layers_arrived=int(msg.layers_arrived), pull_layers=int(msg.pull_layers), request_keyframe=bool(msg.request_keyframe),
+        reason=msg.reason, status=int(msg.status))
+
+
+def feedback_msg(fields: FeedbackFields, auth_tag: bytes = b"") -> LayerFeedback:
+    """The LayerFeedback carrying `fields` (the cloud signs the fields, then sends this)."""
+    msg = LayerFeedback()
+    msg.header.stamp = _time(fields.stamp_ns)
+    msg.header.frame_id = fields.frame_id
+    msg.stream_id, msg.frame_seq, msg.epoch = fields.stream_id, fields.frame_seq, fields.epoch
+    msg.received_mask, msg.prefix_layers, msg.bytes_received = fields.received_mask, fields.prefix_layers, fields.bytes_received
+    msg.receive_stamp, msg.echo_send_stamp = _time(fields.receive_stamp_ns), _time(fields.echo_send_stamp_ns)
+    msg.hold_s = fields.hold_s
+    msg.layers_expected, msg.layers_arrived = fields.layers_expected, fields.layers_arrived
+    msg.pull_layers, msg.request_keyframe = fields.pull_layers, fields.request_keyframe
+    msg.reason, msg.status = fields.reason, fields.status
+    msg.auth_tag = auth_tag
+    return msg
+
+
+def seconds_to_ns(seconds: float) -> int:
+    """Whole nanoseconds of a non-negative time in seconds (how stamps are signed)."""
+    return max(0, int(round(seconds * 1e9)))
+
+
+def _ns(stamp: Time) -> int:
+    return stamp_ns(stamp.sec, stamp.nanosec, "stamp")
+
+
+def _time(ns: int) -> Time:
+    return Time(sec=min(ns // 1_000_000_000, 2**31 - 1), nanosec=ns % 1_000_000_000)
 
 
 def query_request(msg: Any, namespace: str = "") -> QueryRequest:

@@ -6,13 +6,14 @@ A frame goes through an uplink in two steps, so the node can keep its lock short
     out = uplink.commit(prepared, now, context)    # under the node's lock: rate plan, frame numbering
     for o in out: publish(o)                       # Outgoing: payload + the fields of its message
 
-and feedback from the cloud through `uplink.feedback(fb, pull, now) -> list[Outgoing]` (pulled
-layers). `context` is whatever the node wants back with every Outgoing of that frame (the camera
-header). A new mode is one module here plus its line in `UPLINKS` and in modes.MODES.
+and feedback from the cloud through `uplink.feedback(fields, auth_tag, now) -> (outcome, [Outgoing])`
+(checked by the session; the Outgoing records are pulled layers). `context` is whatever the node
+wants back with every Outgoing of that frame (the camera header). A new mode is one module here
+plus its line in `UPLINKS` and in modes.MODES.
 """
 from __future__ import annotations
 
-from prosem_core.uplink.base import EdgeUplink, FrameFeedback, Outgoing, UplinkConfig
+from prosem_core.uplink.base import EdgeUplink, Outgoing, UplinkConfig
 from prosem_core.uplink.full_cloud import FullCloudUplink
 from prosem_core.uplink.full_edge import FullEdgeUplink
 from prosem_core.uplink.full_tokens import FullTokensUplink
@@ -33,4 +34,4 @@ def build_uplink(mode: str, session, pipeline, cfg: UplinkConfig | None = None) 
     return UPLINKS[mode](session, pipeline, cfg or UplinkConfig())
 
 
-__all__ = ["EdgeUplink", "FrameFeedback", "Outgoing", "UplinkConfig", "UPLINKS", "build_uplink"]
+__all__ = ["EdgeUplink", "Outgoing", "UplinkConfig", "UPLINKS", "build_uplink"]

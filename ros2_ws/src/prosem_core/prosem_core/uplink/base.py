@@ -1,4 +1,4 @@
-"""What every uplink mode shares: the Outgoing record, feedback as plain data, held frame contexts."""
+"""What every uplink mode shares: the Outgoing record, feedback handling, held frame contexts."""
 from __future__ import annotations
 
 from collections import OrderedDict
@@ -7,8 +7,8 @@ from typing import Any
 
 import numpy as np
 
-from prosem_core.edge_session import EdgeSession, PullRequest
-from prosem_core.link.estimator import Feedback
+from prosem_core.auth import FeedbackFields
+from prosem_core.edge_session import EdgeSession, FeedbackOutcome
 
 
 @dataclass
@@ -34,27 +34,6 @@ class Outgoing:
     ref_frame_seq: int = 0
     fidelity: float = 1.0
     context: Any = None  # what the node passed to commit() for this frame (its camera header)
-
-
-@dataclass
-class FrameFeedback:
-    """A LayerFeedback's fields as plain data (the glue converts the message)."""
-
-    stream_id: str
-    epoch: int
-    frame_seq: int
-    received_mask: int = 0
-    prefix_layers: int = 0
-    bytes_received: int = 0
-    receive_stamp: float = 0.0
-    echo_send_stamp: float = 0.0
-    hold_s: float = 0.0
-    layers_expected: int = 0
-    layers_arrived: int = 0
-    pull_layers: int = 0
-    request_keyframe: bool = False
-    status: int = 0
-    reason: str = ""
 
 
 class EdgeUplink:
@@ -99,24 +78,23 @@ class EdgeUplink:
 
     # -- feedback -----------------------------------------------------------------------------
 
-    def echo_time(self, fb: FrameFeedback) -> float:
-        """The send time the feedback's RTT sample refers to (the echoed stamp by default)."""
-        return fb.echo_send_stamp
+    def echo_override(self, fields: FeedbackFields) -> float | None:
+        """The send time the feedback's RTT sample refers to, when not the echoed stamp."""
+        return None
 
-    def feedback(self, fb: FrameFeedback, now: float) -> list[Outgoing]:
-        """A receipt from the cloud: link measurement, then whatever it asks to be re-sent."""
-        self.session.on_feedback(Feedback(fb.frame_seq, fb.received_mask, fb.bytes_received, fb.receive_stamp,
-                                          self.echo_time(fb), fb.hold_s), now)
-        if not self.pullable or fb.pull_layers <= fb.prefix_layers:
-            return []
-        wanted = self.session.pull(PullRequest(fb.frame_seq, fb.received_mask, fb.pull_layers), now)
-        context = self._contexts.get(fb.frame_seq)
+    def feedback(self, fields: FeedbackFields, auth_tag: bytes, now: float) -> tuple[FeedbackOutcome, list[Outgoing]]:
+        """A LayerFeedback from the cloud: checked and measured by the session (edge_session.handle_feedback:
+        ranges, stream, epoch, tag), then whatever it asks to be re-sent, ready to publish."""
+        outcome = self.session.handle_feedback(fields, auth_tag, now, echo_override=self.echo_override(fields))
+        if not outcome.accepted or not self.pullable or not outcome.pulls:
+            return outcome, []
+        context = self._contexts.get(outcome.frame_seq)
         out = []
-        for index in wanted:
-            payload = self.session.layer(fb.frame_seq, index)
+        for index in outcome.pulls:
+            payload = self.session.layer(outcome.frame_seq, index)
             if payload is not None and context is not None:
-                out.append(self.layer_out(fb.frame_seq, index, payload, "base", context))
-        return self._sent(out, now)
+                out.append(self.layer_out(outcome.frame_seq, index, payload, "base", context))
+        return outcome, self._sent(out, now)
 
     def layer_out(self, seq: int, index: int, payload: bytes, channel: str, context: Any) -> Outgoing:
         raise NotImplementedError(f"{self.name} sends no layers")

@@ -9,7 +9,8 @@ from typing import Any
 import numpy as np
 
 from prosem_core import images
-from prosem_core.uplink.base import EdgeUplink, FrameFeedback, Outgoing
+from prosem_core.auth import FeedbackFields
+from prosem_core.uplink.base import EdgeUplink, Outgoing
 
 JPEG_SENT_KEPT = 64
 
@@ -38,5 +39,5 @@ class FullCloudUplink(EdgeUplink):
             self._sent_at.popitem(last=False)
         return self._sent([Outgoing(seq, 0, prepared, "jpeg", context=context)], now)
 
-    def echo_time(self, fb: FrameFeedback) -> float:
-        return self._sent_at.get(fb.frame_seq, fb.echo_send_stamp)
+    def echo_override(self, fields: FeedbackFields) -> float | None:
+        return self._sent_at.get(fields.frame_seq)

@@ -39,12 +39,13 @@ class FullEdgeUplink(EdgeUplink):
 
     def answer(self, req, answer_fn) -> QueryResult:
         """Answer a relayed question from the newest frame's tokens (this baseline keeps only those)."""
-        from prosem_core.query_session import QuerySession
         from prosem_core.query_types import ErrorCode, QueryResult
+        from prosem_core.questions import BadRequest, check_query
 
-        bad = QuerySession.check_request(req)
-        if bad is not None:
-            return bad
+        try:
+            req = check_query(req.question, req.stream_id, req.frame_seq, req.min_fidelity, req.timeout_s, req.max_new_tokens)
+        except BadRequest as exc:
+            return QueryResult.failure(ErrorCode.BAD_REQUEST, str(exc))
         latest = self.latest()
         stream = {"stream_id": self.session.cfg.stream_id}
         if latest is None:

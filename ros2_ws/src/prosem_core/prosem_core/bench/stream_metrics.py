@@ -174,18 +174,18 @@ def _fmt(name: str, r: Reach) -> str:
     return f"{name} {'<=' if r.at_lowest_setting else ''}{r.bytes:.0f}"
 
 
-def _verdict(codec: tuple[str, Reach] | None, video: tuple[str, Reach] | None) -> str:
+def _verdict(codec: tuple[str, Reach] | None, video: tuple[str, Reach] | None, unit: str = "B/frame") -> str:
     """One line: who needs fewer bytes. '<=' marks a curve whose cheapest setting already reaches the
     target: for the codec that is its floor (it has no smaller prefix), for video a setting coarser
     than any measured might need less, so a codec lead over a '<=' video figure is not established."""
     if codec is None and video is None:
         return "neither reaches it"
     if codec is None:
-        return f"video wins: {_fmt(*video)} B/frame, the codec never reaches it"
+        return f"video wins: {_fmt(*video)} {unit}, the codec never reaches it"
     if video is None:
-        return f"codec wins: {_fmt(*codec)} B/frame, no video setting reaches it"
+        return f"codec wins: {_fmt(*codec)} {unit}, no video setting reaches it"
     ratio = codec[1].bytes / video[1].bytes
-    text = f"{'codec ahead' if ratio < 1 else 'video wins'}: {_fmt(*codec)} vs {_fmt(*video)} B/frame, ratio {ratio:.2f}"
+    text = f"{'codec ahead' if ratio < 1 else 'video wins'}: {_fmt(*codec)} vs {_fmt(*video)} {unit}, ratio {ratio:.2f}"
     if ratio < 1 and video[1].at_lowest_setting:
         text += " (video's cheapest measured setting already reaches it: the codec's lead may be smaller)"
     return text
@@ -197,7 +197,8 @@ def _best(reaches: dict[str, Reach | None]) -> tuple[str, Reach] | None:
 
 
 def compare(curves: dict[str, dict], targets: Sequence[float] = TARGETS,
-            keys: Sequence[str] = ("agreement_all", "agreement_confident"), x: str = "bytes_per_frame") -> dict:
+            keys: Sequence[str] = ("agreement_all", "agreement_confident"), x: str = "bytes_per_frame",
+            unit: str = "B/frame") -> dict:
     """curves: name -> {"kind": "codec" | "video", "points": [{x: ..., key: ...}, ...]}.
 
     For each agreement key and target: every curve's bytes (interpolated), the best codec curve and
@@ -218,7 +219,7 @@ def compare(curves: dict[str, dict], targets: Sequence[float] = TARGETS,
                 "best_video": None if best_video is None else best_video[0],
                 "ratio_codec_over_best_video": (round(best_codec[1].bytes / best_video[1].bytes, 3)
                                                 if best_codec and best_video else None),
-                "verdict": _verdict(best_codec, best_video)}
+                "verdict": _verdict(best_codec, best_video, unit)}
         out[key] = per_target
     return out
 

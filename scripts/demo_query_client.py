@@ -19,10 +19,10 @@ import time
 import rclpy
 from rclpy.executors import SingleThreadedExecutor
 
+from prosem_core.query_types import RESULT_FIELDS
 from prosem_msgs.srv import Query
 
-RESPONSE_FIELDS = ("success", "error", "answer", "confidence", "frame_seq", "layers_used", "bytes_used",
-                   "fidelity", "latency_s", "fidelity_reached", "stream_id")
+RESPONSE_FIELDS = RESULT_FIELDS
 
 
 def emit(obj: dict) -> None:

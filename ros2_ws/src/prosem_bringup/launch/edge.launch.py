@@ -13,11 +13,13 @@ from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 
 from launch import LaunchDescription
+from prosem_core.models.encoder import RUNTIMES as ENCODER_RUNTIMES
+from prosem_core.modes import MODE_NAMES
 
 # share/prosem_bringup/config after colcon, ros2_ws/src/prosem_bringup/config in a checkout.
 CONFIG = Path(__file__).parent.parent / "config"
-MODES = ["progressive", "full_cloud", "full_tokens", "full_edge"]
-RUNTIMES = ["onnx", "onnx-int8", "torch"]
+MODES = list(MODE_NAMES)  # one definition: prosem_core.modes
+RUNTIMES = list(ENCODER_RUNTIMES)
 
 # name, default, description, choices. Everything not here is in the params file (config/edge.yaml).
 ARGUMENTS = [

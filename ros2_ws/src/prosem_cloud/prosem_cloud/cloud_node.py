@@ -10,9 +10,10 @@ streaming partial answers and a refined answer each time more layers of the fram
 node's namespace (any stream) and in each NS (that robot's stream by default). ~/counters (JSON).
 
 Threads: layer callbacks run in one mutually exclusive group and only check and store bytes. Query
-callbacks are coroutines that hand the query to a bounded pool of query threads (QuerySession:
-pick frame, pull, wait, decode, answer) and await it, so a waiting query holds no executor thread
-and can never starve the ingest that would deliver its layers; a full pool answers `busy` at once.
+callbacks (QuerySession: pick frame, pull, wait, decode, answer) run in a reentrant group and wait
+on their own executor thread: the executor has num_threads + max_pending_queries threads and at most
+max_pending_queries queries are admitted (prosem_core.admission), so waiting queries can never take
+the threads that deliver the layers they wait for; one query more is answered `busy` at once.
 With 8 robots the executor thread is busy in Python about half the time (rclpy rebuilds its wait set
 for every message); a decode gives up the GIL at each numpy call and, at Python's default 5 ms switch
 interval, waited that long to get it back each time (p95 query 0.22 s vs 0.06 s for one robot), so
@@ -40,6 +41,7 @@ from sensor_msgs.msg import CompressedImage
 from std_msgs.msg import String
 
 from prosem_core import auth, images, token_chunks
+from prosem_core.admission import AdmissionBusy, QueryAdmission
 from prosem_core.assembly import Assembler, AssemblyConfig, FrameAssembly
 from prosem_core.auth import FeedbackFields
 from prosem_core.codec import read_header
@@ -51,7 +53,6 @@ from prosem_core.modes import MODE_NAMES, mode_info
 from prosem_core.query_session import QuerySession, QuerySessionConfig, locked_answerer
 from prosem_core.query_types import ErrorCode, QueryRequest, QueryResult
 from prosem_core.questions import BadRequest
-from prosem_core.work_queue import BoundedWorkQueue, WorkQueueBusy
 from prosem_msgs.action import Query as QueryAction
 from prosem_msgs.msg import LayerFeedback, SemanticLayer
 from prosem_msgs.srv import Query
@@ -65,7 +66,6 @@ from prosem_ros.msg_convert import (
     seconds_to_ns,
     stream_id_for_namespace,
 )
-from prosem_ros.offload import offload
 from prosem_ros.params import ParameterBinding, ParamSpec
 from prosem_ros.qos import to_profile
 from prosem_ros.spin import StartupError, run_node
@@ -90,11 +90,12 @@ PARAMS = [
     ParamSpec("stream_expire_s", 120.0, "streams silent this long are forgotten", 1.0, 86400.0),
     ParamSpec("pull_retry_s", 0.25, "repeat a pull request this often while a query waits", 0.01, 10.0),
     ParamSpec("max_timeout_s", 30.0, "cap on a query's timeout_s", 0.0, 600.0),
-    ParamSpec("num_threads", 2, "executor threads (ingest, timers, query callbacks; queries themselves run on query_threads)",
+    ParamSpec("num_threads", 2, "executor threads kept for ingest and timers (queries get max_pending_queries more)",
               2, 64, read_only=True),
-    ParamSpec("query_threads", 4, "queries decoded and answered at once (each waits for its layers on its own thread)",
+    ParamSpec("query_threads", 4, "queries decoded and answered at once (the others admitted wait for a turn)",
               1, 64, read_only=True),
-    ParamSpec("max_pending_queries", 16, "queries running or waiting; one more is answered 'busy' at once", 1, 4096, read_only=True),
+    ParamSpec("max_pending_queries", 16, "queries admitted (running or waiting); one more is answered 'busy' at once",
+              1, 1024, read_only=True),
     ParamSpec("gil_switch_interval_s", 0.0005, "main(): sys.setswitchinterval for this process; short, so a query's decode "
               "(many numpy calls, each giving up the GIL) is not held back 5 ms a call by the busy executor thread",
               1e-5, 0.1, read_only=True),
@@ -119,7 +120,7 @@ class CloudNode(Node):
         self._jpeg_slots: dict[str, LatestSlot] = {}
         self._workers: list[threading.Thread] = []
         self.action_servers: list[ActionServer] = []
-        self.query_work: BoundedWorkQueue | None = None
+        self.admission: QueryAdmission | None = None
         try:
             self.params = ParameterBinding(self, PARAMS, apply=self._apply_params)
             key = auth.load_key(self.params["auth_key"], self.params["auth_key_file"])
@@ -177,10 +178,9 @@ class CloudNode(Node):
                 self.edge_clients[ns] = self.create_client(Query, _topic(ns, "prosem/edge_query"),
                                                            callback_group=MutuallyExclusiveCallbackGroup())
         # prosem/query in this node's namespace (any stream), and in each robot namespace (its stream).
-        self.query_work = BoundedWorkQueue(p["query_threads"], max(p["max_pending_queries"], p["query_threads"]), "prosem_query")
+        self.admission = QueryAdmission(p["query_threads"], max(p["max_pending_queries"], p["query_threads"]))
         for ns in dict.fromkeys(["", *[n for n in self.namespaces if n]]):
             name = _topic(ns, "prosem/query")
-            # partial, not lambda: rclpy awaits a callback only when inspect sees a coroutine function
             self.create_service(Query, name, functools.partial(self._on_query_service, ns=ns), callback_group=queries)
             self.action_servers.append(ActionServer(
                 self, QueryAction, name, execute_callback=functools.partial(self._on_query_action, ns=ns),
@@ -342,28 +342,18 @@ class CloudNode(Node):
 
     # -- queries ----------------------------------------------------------------------------------
 
-    async def _on_query_service(self, request, response, ns: str = ""):
+    def _on_query_service(self, request, response, ns: str = ""):
         req = query_request(request, ns)  # on NS/prosem/query an empty stream_id means NS's robot
-        try:
-            done = await offload(self, self.query_work, self._run_query, req)
-            result = done.result()
-        except WorkQueueBusy as exc:
-            result = QueryResult.failure(ErrorCode.BUSY, f"busy: {exc}; try again", stream_id=req.stream_id)
-        return fill_result(response, self._counted(result))
+        return fill_result(response, self._counted(self._admitted(req, cancelled=self._stop.is_set)))
 
-    async def _on_query_action(self, goal_handle, ns: str = ""):
+    def _on_query_action(self, goal_handle, ns: str = ""):
         t0 = time.monotonic()
         req = query_request(goal_handle.request, ns)
 
         def progress(result: QueryResult, partial: bool) -> None:
             goal_handle.publish_feedback(fill_feedback(QueryAction.Feedback(), result, partial, time.monotonic() - t0))
 
-        try:
-            done = await offload(self, self.query_work, self._run_query, req, progress, lambda: goal_handle.is_cancel_requested)
-            result = done.result()
-        except WorkQueueBusy as exc:
-            result = QueryResult.failure(ErrorCode.BUSY, f"busy: {exc}; try again", stream_id=req.stream_id)
-        result = self._counted(result)
+        result = self._counted(self._admitted(req, progress, lambda: goal_handle.is_cancel_requested or self._stop.is_set()))
         if goal_handle.is_cancel_requested:
             goal_handle.canceled()
         elif result.success:
@@ -371,6 +361,16 @@ class CloudNode(Node):
         else:
             goal_handle.abort()
         return fill_result(QueryAction.Result(), result)
+
+    def _admitted(self, req: QueryRequest, progress=None, cancelled=lambda: False) -> QueryResult:
+        """Run the query if admitted (it waits here, on this callback's executor thread), else `busy`."""
+        try:
+            with self.admission.slot(cancelled):
+                return self._run_query(req, progress, cancelled)
+        except AdmissionBusy as exc:
+            code = ErrorCode.CANCELED if cancelled() else ErrorCode.BUSY
+            return QueryResult.failure(code, f"busy: {exc}; try again" if code == ErrorCode.BUSY else "canceled",
+                                       stream_id=req.stream_id)
 
     def _run_query(self, req: QueryRequest, progress=None, cancelled=lambda: False) -> QueryResult:
         """On a query thread: the session (layer modes, full_cloud) or a relay to the edge (full_edge)."""
@@ -418,14 +418,18 @@ class CloudNode(Node):
         fields["stream_id"] = stream_id
         return QueryResult(**fields)
 
+    def executor_threads(self) -> int:
+        """Ingest and timers keep num_threads whatever the users do; each admitted query waits on one more."""
+        return self.params["num_threads"] + self.admission.max_pending
+
     # -- housekeeping -------------------------------------------------------------------------------
 
     def all_counters(self) -> dict[str, int]:
         merged = Counter(self.assembler.counters)
         merged.update(self.counters)
         merged["param_rejected"] = self.params.rejected
-        if self.query_work is not None:
-            merged["queries_busy"] = self.query_work.refused
+        if self.admission is not None:
+            merged["queries_busy"] = self.admission.refused
         return dict(merged)
 
     def _housekeeping(self) -> None:
@@ -441,8 +445,6 @@ class CloudNode(Node):
         for worker in self._workers:
             if worker.is_alive():
                 worker.join(timeout=5.0)
-        if self.query_work is not None:
-            self.query_work.shutdown()
         for server in self.action_servers:
             server.destroy()
         super().destroy_node()
@@ -454,4 +456,4 @@ def main(args: list[str] | None = None) -> int:
         sys.setswitchinterval(node.params["gil_switch_interval_s"])  # process-wide: see the module docstring
         return node
 
-    return run_node("cloud_node", make, threads=lambda node: node.params["num_threads"], args=args)
+    return run_node("cloud_node", make, threads=lambda node: node.executor_threads(), args=args)

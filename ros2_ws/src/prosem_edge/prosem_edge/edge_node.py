@@ -5,7 +5,7 @@ an untaken one) and returns; the worker thread takes it, converts it, and hands 
 uplink (prosem_core.uplink): `prepare` (the heavy part: vision half + codec, no lock), then
 `commit` (rate plan and frame numbering, under the lock), whose Outgoing records a transport
 publishes. Feedback from the cloud goes to the same uplink (link measurement, pulled layers). The
-executor only runs cheap callbacks; full_edge answers run on their own worker.
+executor only runs cheap callbacks; full_edge answers run in their own callback group.
 
 Topics: sub camera/image_raw (sensor_msgs/Image) or, with compressed_input,
 camera/image_raw/compressed (CompressedImage), prosem/feedback (LayerFeedback); pub prosem/layers,
@@ -40,14 +40,11 @@ from prosem_core.link.refine_qos import RefineQosConfig
 from prosem_core.models.encoder import RUNTIMES
 from prosem_core.modes import MODE_NAMES, mode_info
 from prosem_core.query_session import locked_answerer
-from prosem_core.query_types import ErrorCode, QueryResult
 from prosem_core.uplink import UplinkConfig, build_uplink
-from prosem_core.work_queue import BoundedWorkQueue, WorkQueueBusy
 from prosem_edge.transports import JpegTransport, LayerTransport
 from prosem_msgs.msg import LayerFeedback, LinkState
 from prosem_msgs.srv import Query
 from prosem_ros.msg_convert import feedback_fields, fill_result, from_seconds, query_request, stream_id_for_namespace
-from prosem_ros.offload import offload
 from prosem_ros.params import ParameterBinding, ParamSpec
 from prosem_ros.qos import to_profile
 from prosem_ros.spin import StartupError, run_node
@@ -106,7 +103,6 @@ class EdgeNode(Node):
         self._stop = threading.Event()
         self._slot: LatestSlot[tuple[Any, float]] = LatestSlot()  # (camera message, arrival monotonic s)
         self._worker: threading.Thread | None = None
-        self._answer_work: BoundedWorkQueue | None = None
         try:
             self.params = ParameterBinding(self, PARAMS, apply=self._apply_params, cross_check=_cross_check)
             self.auth_key = auth.load_key(self.params["auth_key"], self.params["auth_key_file"])
@@ -150,7 +146,7 @@ class EdgeNode(Node):
         self.create_timer(p["link_state_period_s"], self._publish_link_state, clock=steady)
         self.create_timer(p["counters_period_s"], self._publish_counters, clock=steady)
         if self.mode.wire == "service":
-            self._answer_work = BoundedWorkQueue(threads=1, max_pending=4, name="prosem_edge_answer")
+            # Its own group: a slow answer holds one executor thread, never feedback or timers.
             self.create_service(Query, "prosem/edge_query", self._on_edge_query, callback_group=MutuallyExclusiveCallbackGroup())
         self.get_logger().info(
             f"edge up: mode={self.mode.name} stream={self.stream_id} epoch={self.session.epoch} runtime={p['runtime']} "
@@ -345,8 +341,6 @@ class EdgeNode(Node):
         merged["param_rejected"] = self.params.rejected
         if isinstance(self.transport, LayerTransport) and self.transport.switcher is not None:
             merged["qos_changes"] = self.transport.switcher.changes
-        if self._answer_work is not None:
-            merged["queries_busy"] = self._answer_work.refused
         return dict(merged)
 
     def _publish_counters(self) -> None:
@@ -354,14 +348,8 @@ class EdgeNode(Node):
 
     # -- full_edge: the local answer ------------------------------------------------------------
 
-    async def _on_edge_query(self, request, response):
-        req = query_request(request)
-        try:
-            done = await offload(self, self._answer_work, self.uplink.answer, req,
-                                 locked_answerer(self.pipeline.answerer, self._answer_lock))
-            result = done.result()
-        except WorkQueueBusy as exc:
-            result = QueryResult.failure(ErrorCode.BUSY, f"busy: {exc}", stream_id=self.stream_id)
+    def _on_edge_query(self, request, response):
+        result = self.uplink.answer(query_request(request), locked_answerer(self.pipeline.answerer, self._answer_lock))
         if not result.success:
             self.counters["query_errors"] += 1
             self.get_logger().warning(f"edge query failed: {result.error}", throttle_duration_sec=2.0)
@@ -374,8 +362,6 @@ class EdgeNode(Node):
         self._slot.close()
         if self._worker is not None and self._worker.is_alive():
             self._worker.join(timeout=5.0)
-        if self._answer_work is not None:
-            self._answer_work.shutdown()
         super().destroy_node()
 
 

@@ -13,8 +13,10 @@
 """
 from __future__ import annotations
 
+import os
 import signal
 import sys
+import threading
 from collections.abc import Callable
 
 import rclpy
@@ -34,12 +36,31 @@ def _ignore_further_signals() -> None:
             pass
 
 
+TEARDOWN_LIMIT_S = 15.0  # a teardown stuck longer than this (a wedged driver) ends the process anyway
+
+
 def _teardown(node: Node | None, executor: Executor | None) -> None:
-    if executor is not None:
-        executor.shutdown(timeout_sec=2.0)
-    if node is not None:
-        node.destroy_node()
-    rclpy.try_shutdown()
+    # Further signals are ignored from here, so nothing may hang: callbacks still running get 2 s,
+    # pool threads are not waited for (a query's own wait ends on the node's stop flag), and a
+    # watchdog ends the process if something still blocks.
+    watchdog = threading.Timer(TEARDOWN_LIMIT_S, _give_up)
+    watchdog.daemon = True
+    watchdog.start()
+    try:
+        if isinstance(executor, MultiThreadedExecutor):
+            executor.shutdown(timeout_sec=2.0, wait_for_threads=False)
+        elif executor is not None:
+            executor.shutdown(timeout_sec=2.0)
+        if node is not None:
+            node.destroy_node()
+        rclpy.try_shutdown()
+    finally:
+        watchdog.cancel()
+
+
+def _give_up() -> None:
+    print(f"shutdown did not finish within {TEARDOWN_LIMIT_S:g} s; exiting", file=sys.stderr, flush=True)
+    os._exit(0)
 
 
 def spin_until_shutdown(node: Node, executor: Executor, until: Callable[[], bool] | None = None) -> int:

@@ -17,6 +17,8 @@ check that the counted bytes alone decode (a fresh decoder, no extradata).
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from fractions import Fraction
 
@@ -109,8 +111,26 @@ def encoder_settings(codec: str, quality: int, keyint: int) -> dict[str, str]:
     return opts
 
 
+@contextmanager
+def _scheduling_kept() -> Iterator[None]:
+    """Undo what an encoder does to the calling thread's scheduling. SVT-AV1, run as root, switches
+    the thread that opens it to SCHED_FIFO priority 99; left so, every process started afterwards
+    (a test's nodes) inherits real-time priority, and a busy one starves the machine."""
+    policy, param = os.sched_getscheduler(0), os.sched_getparam(0)
+    try:
+        yield
+    finally:
+        if (os.sched_getscheduler(0), os.sched_getparam(0).sched_priority) != (policy, param.sched_priority):
+            os.sched_setscheduler(0, policy, param)
+
+
 def encode_frames(frames: list[np.ndarray], codec: str, quality: int, fps: float, keyint: int) -> EncodedStream:
     """RGB uint8 frames (all the same size, even width/height) -> one live-settings stream."""
+    with _scheduling_kept():
+        return _encode_frames(frames, codec, quality, fps, keyint)
+
+
+def _encode_frames(frames: list[np.ndarray], codec: str, quality: int, fps: float, keyint: int) -> EncodedStream:
     if not frames:
         raise ValueError("no frames to encode")
     h, w = frames[0].shape[:2]

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Literal
 
 _SPECIAL = ["<unk>", "<pad>", "<s>", "</s>", "<image>", "<fake_token_around_image>", "<global-img>",
-            "<end_of_utterance>"]
+            "<end_of_utterance>"] + [f"<row_{r}_col_{c}>" for r in range(1, 7) for c in range(1, 7)]
 _WORDS = ["User:", "Assistant:", "USER:", "ASSISTANT:", "what", "is", "in", "the", "image", "?", "a", "an",
           "there", "cat", "dog", "car", "red", "blue", "green", "circle", "square", "yes", "no", "shape",
           "color", "of", "this", "photo"]
@@ -24,12 +24,21 @@ LLAVA_TEMPLATE = ("{% for m in messages %}{{ m['role'] | upper }}: {% for c in m
                   "{% endfor %}{% if add_generation_prompt %} ASSISTANT:{% endif %}")
 
 
-def tiny_tokenizer(chat_template: str):
-    """A whitespace word-level tokenizer with the VLM special tokens (no files needed)."""
+def tiny_tokenizer(chat_template: str, vocab_size: int | None = None):
+    """A whitespace word-level tokenizer with the VLM special tokens (no files needed).
+
+    vocab_size: pad the vocabulary with filler words up to this size, so that a language model with a
+    real-size vocabulary (random weights) can decode every id it generates.
+    """
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers
     from transformers import PreTrainedTokenizerFast
 
-    vocab = {tok: i for i, tok in enumerate(_SPECIAL + _WORDS)}
+    words = _SPECIAL + _WORDS
+    if vocab_size is not None:
+        if vocab_size < len(words):
+            raise ValueError(f"vocab_size must be >= {len(words)}, got {vocab_size}")
+        words = words + [f"w{i}" for i in range(len(words), vocab_size)]
+    vocab = {tok: i for i, tok in enumerate(words)}
     core = Tokenizer(models.WordLevel(vocab=vocab, unk_token="<unk>"))
     core.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
     core.decoder = decoders.WordPiece(prefix="##")  # joins words with spaces
@@ -50,8 +59,10 @@ def build_tiny_model_dir(family: Literal["smolvlm", "llava"], path: str | Path, 
     """Write a tiny random-weight model (+ tokenizer + processor) to `path` with save_pretrained.
 
     smolvlm: Idefics3 (SmolVLM-256M's model_type; smolvlm_arch="smolvlm" for the SmolVLM2 class),
-             64 x 64 pixels, patch 8, pixel-shuffle 2 -> 16 tokens x 48. The processor files are
-             Idefics3's in both cases (same image handling and prompt layout for one image).
+             64 x 64 pixels, patch 8, pixel-shuffle 2 -> 16 tokens x 48 per view. The processor files
+             are Idefics3's in both cases; its first resize goes to 256 px, so image splitting cuts a
+             4:3 frame into 3 x 4 tiles + the global view, the same geometry as SmolVLM-256M's
+             2048 / 512 px (13 views).
     llava:   CLIP tower 32 x 32, patch 8, feature layer -2, CLS dropped -> 16 tokens (x 48 after the
              projector, x 32 before it).
     """
@@ -77,7 +88,7 @@ def build_tiny_model_dir(family: Literal["smolvlm", "llava"], path: str | Path, 
             text_config=_text_config(len(tok)), scale_factor=2,
             image_token_id=tok.convert_tokens_to_ids("<image>"))
         model = Idefics3ForConditionalGeneration(cfg).eval()
-        images = Idefics3ImageProcessorPil(size={"longest_edge": 128}, max_image_size={"longest_edge": 64},
+        images = Idefics3ImageProcessorPil(size={"longest_edge": 256}, max_image_size={"longest_edge": 64},
                                            do_image_splitting=False)
         proc = Idefics3Processor(image_processor=images, tokenizer=tok, image_seq_len=model.model.image_seq_len,
                                  chat_template=SMOLVLM_TEMPLATE)

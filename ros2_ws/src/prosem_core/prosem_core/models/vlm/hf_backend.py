@@ -275,11 +275,18 @@ class HfVlmBackend(VlmBackend):
         return sorted(int(i) for i in ids if i is not None)
 
     def _never_generate(self) -> list[int]:
-        """Ids that are never a valid answer token: image placeholders, padding, begin-of-sequence, unknown."""
+        """Ids that are never a valid answer token: image placeholders and tile tags, padding,
+        begin-of-sequence, unknown, and every other special token (decoding drops them anyway)."""
+        cached = getattr(self, "_never_ids", None)
+        if cached is not None:
+            return cached
         names = [self.image_token, "<fake_token_around_image>", "<global-img>", self.tokenizer.pad_token,
                  self.tokenizer.bos_token, self.tokenizer.unk_token]
         vocab, stop = self.tokenizer.get_vocab(), set(self._stop_ids())
-        return sorted({vocab[n] for n in names if n in vocab} - stop)
+        ids = {vocab[n] for n in names if n in vocab} | {int(i) for i in self.tokenizer.all_special_ids}
+        ids |= {i for tok, i in vocab.items() if tok.startswith("<row_") and "_col_" in tok}
+        self._never_ids = sorted(ids - stop)
+        return self._never_ids
 
     def _pad_id(self) -> int | None:
         for tid in (self.tokenizer.pad_token_id, self.tokenizer.eos_token_id):

@@ -263,3 +263,21 @@ def test_smolvlm_256m_geometry_gives_64_tokens_of_576(tmp_path):
         ref = model(input_ids=backend.prompt_ids(QUESTION), pixel_values=backend.pixel_values(img).unsqueeze(1),
                     use_cache=False).logits
     assert torch.equal(backend.logits(tokens, QUESTION), ref)
+
+
+def test_image_splitting_injection_equals_the_processor_pixel_path(model_dirs, processors):
+    # 13 views (3 x 4 tiles + global) of 16 tokens, with the processor's own splitting and prompt.
+    backend = load_backend(str(model_dirs["smolvlm"]), image_splitting=True)
+    assert backend.grid == (3, 4) and backend.views == 13 and backend.token_shape == (13 * 16, 48)
+    proc = processors["smolvlm"]
+    proc.image_processor.do_image_splitting = True
+    try:
+        img = _image(96, 128, seed=14)  # 4:3: the processor picks the same 3 x 4 grid
+        ref, inputs = _pixel_path_logits(backend, proc, img, QUESTION)
+    finally:
+        proc.image_processor.do_image_splitting = False
+    assert torch.equal(backend.pixel_values(img), inputs["pixel_values"][0])
+    assert torch.equal(backend.prompt_ids(QUESTION), inputs["input_ids"])
+    assert torch.equal(backend.logits(backend.edge_tokens(img), QUESTION), ref)
+    with pytest.raises(VlmInputError, match="SmolVLM only"):
+        load_backend(str(model_dirs["llava"]), image_splitting=True)

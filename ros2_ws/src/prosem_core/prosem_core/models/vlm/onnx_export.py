@@ -88,6 +88,8 @@ def export_fp32(module: torch.nn.Module, example: torch.Tensor, path: Path, opse
             # The tracer warns about shapes it records as constants: view size and patch grid are fixed
             # per model here; the views axis stays dynamic and the result is checked against torch.
             warnings.simplefilter("ignore", torch.jit.TracerWarning)
+            # The TorchScript exporter is chosen on purpose (see the module docstring); torch says it is legacy.
+            warnings.simplefilter("ignore", DeprecationWarning)
             torch.onnx.export(module, (example,), str(tmp), input_names=["pixel_values"], output_names=["tokens"],
                               dynamic_axes={"pixel_values": {0: "views"}, "tokens": {0: "views"}},
                               opset_version=opset, dynamo=False)

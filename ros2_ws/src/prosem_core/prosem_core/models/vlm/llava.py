@@ -60,7 +60,10 @@ class LlavaBackend(HfVlmBackend):
     def _infer_token_shape(self) -> tuple[int, int]:
         cfg = self.model.config
         per_side = cfg.vision_config.image_size // cfg.vision_config.patch_size
-        n = per_side * per_side + (0 if cfg.vision_feature_select_strategy == "default" else 1)
+        # CLIP towers put a CLS token first, SigLIP towers do not; the "default" strategy drops the first
+        # token either way (as LlavaModel does), "full" keeps all.
+        has_cls = any(hasattr(m, "class_embedding") for m in self.model.model.vision_tower.modules())
+        n = per_side * per_side + int(has_cls) - int(cfg.vision_feature_select_strategy == "default")
         layers = cfg.vision_feature_layer
         width = cfg.text_config.hidden_size if self.projector_on_edge else (
             cfg.vision_config.hidden_size * (1 if isinstance(layers, int) else len(layers)))

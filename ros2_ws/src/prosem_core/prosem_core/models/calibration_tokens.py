@@ -40,7 +40,10 @@ def collect_tokens(encoder, images: list[np.ndarray], cache: TokenCache | None =
             if deadline is not None and time.monotonic() >= deadline:
                 stopped_by = "time"
                 break
-            tokens = np.asarray(encoder.encode(images[i]), dtype=np.float32)
+            try:
+                tokens = np.asarray(encoder.encode(images[i]), dtype=np.float32)
+            except ValueError as exc:  # bad pixels: say which image
+                raise ValueError(f"calibration image {i}: {exc}") from exc
             out[i] = tokens
             computed += 1
             if cache is not None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import tempfile
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -21,6 +20,7 @@ import numpy as np
 import torch
 
 from prosem_core.models.errors import ModelSetupError
+from prosem_core.models.export import _atomic_target
 from prosem_core.models.vlm.onnx_files import (
     MANIFEST_VERSION,
     manifest_path,
@@ -42,14 +42,6 @@ class ExportReport:
     fingerprint: str
     seconds: float
     manifest: dict = field(default_factory=dict)
-
-
-def _tmp_next_to(path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(suffix=".onnx", dir=path.parent)
-    os.close(fd)
-    os.chmod(tmp, 0o644)
-    return Path(tmp)
 
 
 class _WholeTable(torch.nn.Module):
@@ -82,7 +74,7 @@ def _full_tile_positions(module: torch.nn.Module):
 
 
 def export_fp32(module: torch.nn.Module, example: torch.Tensor, path: Path, opset: int = OPSET) -> Path:
-    tmp = _tmp_next_to(path)
+    tmp = _atomic_target(path)
     try:
         with torch.inference_mode(False), torch.no_grad(), _full_tile_positions(module), warnings.catch_warnings():
             # The tracer warns about shapes it records as constants: view size and patch grid are fixed
@@ -105,7 +97,7 @@ def quantize_int8(fp32_path: Path, out_path: Path) -> Path:
     about 4 % token error. The lead may switch this to models.quantize.quantize_static_onnx."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    tmp = _tmp_next_to(out_path)
+    tmp = _atomic_target(out_path)
     logging.disable(logging.WARNING)  # its advice to run shape pre-processing concerns static quantization
     try:
         quantize_dynamic(str(fp32_path), str(tmp), weight_type=QuantType.QInt8, op_types_to_quantize=["MatMul", "Gemm"])

@@ -30,16 +30,18 @@ def edge(spec: dict) -> dict:
     encoder = pipe.encoder
     encoder.encode(frames[0])  # warm-up: first run allocates
     load_s = time.perf_counter() - t0
-    times, tokens = [], []
+    times, cpu_times, tokens = [], [], []
     for _ in range(int(spec.get("repeats", 1))):
         for frame in frames:
-            t = time.perf_counter()
+            t, c = time.perf_counter(), time.process_time()
             tokens.append(encoder.encode(frame))
             times.append(time.perf_counter() - t)
+            cpu_times.append(time.process_time() - c)
     tokens = np.stack(tokens[:len(frames)])
     np.save(spec["tokens_out"], tokens)
     result = {"encoder": encoder.name, "token_shape": list(encoder.token_shape), "load_and_warmup_s": load_s,
               "frame_s": times, "frame_s_median": float(np.median(times)),
+              "frame_cpu_s": cpu_times, "frame_cpu_s_median": float(np.median(cpu_times)),
               "torch_imported": "torch" in sys.modules}
     if spec.get("codebook"):
         codec = pipe.codec
@@ -56,10 +58,10 @@ def edge(spec: dict) -> dict:
     return result
 
 
-def _stamper(stamps: list[float]):
-    """on_partial callback recording when each piece of text arrived."""
+def _stamper(stamps: list[tuple[float, float]]):
+    """on_partial callback recording when each piece of text arrived (wall clock, process CPU time)."""
     def record(_text: str) -> None:
-        stamps.append(time.perf_counter())
+        stamps.append((time.perf_counter(), time.process_time()))
     return record
 
 
@@ -87,15 +89,18 @@ def cloud(spec: dict) -> dict:
         decode_s[str(k)] = time.perf_counter() - t
         if k not in (1, layer_count):
             continue
-        stamps: list[float] = []
-        start = time.perf_counter()
+        stamps: list[tuple[float, float]] = []
+        start, cpu_start = time.perf_counter(), time.process_time()
         ans = answerer.answer(tokens, spec["question"], max_new_tokens=n_new, on_partial=_stamper(stamps))
-        end = time.perf_counter()
-        gaps = np.diff(stamps) if len(stamps) > 1 else np.array([])
+        end, cpu_end = time.perf_counter(), time.process_time()
+        wall = np.array([w for w, _ in stamps])
+        cpu = np.array([c for _, c in stamps])
         answers.append({"prefix": k, "new_tokens": ans.new_tokens, "partials": len(stamps),
-                        "time_to_first_token_s": (stamps[0] - start) if stamps else None,
-                        "per_token_s_median": float(np.median(gaps)) if len(gaps) else None,
-                        "answer_s": end - start, "text_random_model": ans.text})
+                        "time_to_first_token_s": float(wall[0] - start) if len(wall) else None,
+                        "per_token_s_median": float(np.median(np.diff(wall))) if len(wall) > 1 else None,
+                        "cpu_to_first_token_s": float(cpu[0] - cpu_start) if len(cpu) else None,
+                        "cpu_per_token_s_median": float(np.median(np.diff(cpu))) if len(cpu) > 1 else None,
+                        "answer_s": end - start, "answer_cpu_s": cpu_end - cpu_start, "text_random_model": ans.text})
     return {"load_s": load_s, "decode_s": decode_s, "answers": answers, "peak_rss_bytes": _peak_rss_bytes(),
             "codebook_id": codec.codebook_id}
 

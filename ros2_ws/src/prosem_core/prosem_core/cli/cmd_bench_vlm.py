@@ -43,6 +43,6 @@ def register(commands, groups) -> None:
     p.add_argument("--work-dir", default="build/bench_vlm", help="model dirs, exports, caches (reused by reruns)")
     p.add_argument("--frames", type=int, default=3, help="640x480 frames per runtime")
     p.add_argument("--calib-images", type=int, default=24, help="photos the codebook is fitted on")
-    p.add_argument("--threads", type=int, default=2, help="CPU threads of every model in the run")
+    p.add_argument("--threads", type=int, default=1, help="CPU threads of every model in the run")
     p.add_argument("--max-new-tokens", type=int, default=8, help="tokens generated per timed answer")
     p.set_defaults(func=run)

@@ -297,7 +297,7 @@ def markdown_table(report: dict) -> str:
     lines = [f"All VLM numbers: {RANDOM_WEIGHTS_NOTE}. Shared {report['machine']['cpus']}-core machine "
              f"(load average {load:.0f} at the end): wall times depend on the other jobs, CPU times (process "
              f"CPU seconds, 1 thread) much less. {report['frames']['count']} frames 640x480, "
-             f"{report['config']['threads']} threads, ratios to the default encoder (EfficientNet-Lite0, ONNX) "
+             f"{report['config']['threads']} thread(s) per model, ratios to the default encoder (EfficientNet-Lite0, ONNX) "
              f"measured around each model's runs; "
              f"JPEG q{report['jpeg']['quality']} {report['jpeg']['bytes_mean'] / 1e3:.1f} kB = {report['jpeg']['link_s_mean']:.3f} s "
              f"at {report['link_model']['mbit_s']:g} Mbit/s.", "",

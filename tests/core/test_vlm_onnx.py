@@ -83,14 +83,14 @@ def test_manifest_records_the_model_and_the_token_errors(dirs):
         assert onnx_file(folder, "vision_connector", variant).is_file()
 
 
-def test_export_cli_reports_token_errors_and_is_idempotent(dirs, tmp_path):
-    out = tmp_path / "export"
-    cmd = [sys.executable, "-m", "prosem_core.cli.main", "export-onnx", "--model", "smolvlm",
-           "--model-dir", str(dirs["smolvlm"]), "--out", str(out)]
-    first = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
-    assert first.returncode == 0, first.stderr[-2000:]
-    assert "fp32:" in first.stdout and "int8:" in first.stdout and "token error vs torch" in first.stdout
-    again = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
-    assert again.returncode == 0 and "up to date" in again.stdout
-    bad = subprocess.run(cmd[:-4] + ["--model-dir", str(tmp_path / "absent")], capture_output=True, text=True, timeout=60)
-    assert bad.returncode == 2 and "does not exist" in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
+def test_export_cli_reports_token_errors_and_is_idempotent(dirs, tmp_path, capsys):
+    from prosem_core.cli.main import main
+
+    args = ["export-onnx", "--model", "llava", "--model-dir", str(dirs["llava"]), "--out", str(tmp_path / "export")]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "fp32:" in out and "int8:" in out and "token error vs torch" in out
+    assert main(args) == 0 and "up to date" in capsys.readouterr().out
+    assert main(args[:3] + ["--model-dir", str(tmp_path / "absent")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "does not exist" in err[0] and "fix: " in err[0]

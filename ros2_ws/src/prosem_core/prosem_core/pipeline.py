@@ -126,6 +126,17 @@ class Pipeline:
         return {"encoder": self._encoder is not None, "codec": self._codec is not None,
                 "answerer": self._answerer is not None}
 
+    def model_provenance(self) -> dict[str, Any]:
+        """What a codebook stores under provenance["model"] to name the model it was calibrated for
+        (`prosem calibrate` writes it; check() compares its fingerprint)."""
+        cfg = self.cfg
+        return {"family": cfg.model, "fingerprint": self.fingerprint,
+                "model_dir": str(Path(cfg.model_dir).expanduser().resolve()) if cfg.model_dir else "",
+                "runtime": cfg.runtime,
+                "options": {"resize_mode": cfg.resize_mode, "image_splitting": cfg.image_splitting,
+                            "split_grid": list(cfg.split_grid) if cfg.split_grid else None,
+                            "llava_projector_on_edge": cfg.llava_projector_on_edge}}
+
     def calibrate_command(self, out: str | Path = "CB") -> str:
         return f"prosem calibrate {self.family.model_args(self.cfg)} --images IMAGE_DIR --out {out}"
 

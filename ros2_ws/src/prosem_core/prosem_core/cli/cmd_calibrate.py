@@ -217,12 +217,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     ae.provenance = {
         "command": _command_line(args), "tokens": list(tokens.shape), "metric": metric,
-        "model": {"family": family, "fingerprint": fingerprint,
-                  "model_dir": str(Path(args.model_dir).expanduser().resolve()) if args.model_dir else "",
-                  "token_shape": list(tokens.shape[1:]), "runtime": runtime,
-                  "options": {"resize_mode": args.resize_mode, "image_splitting": args.image_splitting,
-                              "split_grid": list(args.split_grid) if args.split_grid else None,
-                              "llava_projector_on_edge": not args.projector_on_cloud}},
+        "model": dict(pipe.model_provenance(), token_shape=list(tokens.shape[1:])),
         "calibration": summary, "fit_seconds": round(fit_s, 2),
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     ae.save(out)

@@ -30,6 +30,7 @@ def codebook(tmp_path_factory):
     calib = build_encoder("onnx").encode_batch(images)
     ae = MetaAutoEncoder.fit(calib, model=DefaultAnswerer(), detail_components=64, metric_rank=64,
                              step_calibration_frames=8)
+    ae.provenance = {"model": default_pipeline(runtime="onnx").model_provenance()}  # as `prosem calibrate` binds it
     path = tmp_path_factory.mktemp("codebook") / "test_codebook"
     ae.save(path)
     return path

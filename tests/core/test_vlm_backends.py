@@ -263,3 +263,40 @@ def test_smolvlm_256m_geometry_gives_64_tokens_of_576(tmp_path):
         ref = model(input_ids=backend.prompt_ids(QUESTION), pixel_values=backend.pixel_values(img).unsqueeze(1),
                     use_cache=False).logits
     assert torch.equal(backend.logits(tokens, QUESTION), ref)
+
+
+def test_image_splitting_injection_equals_the_processor_pixel_path(model_dirs, processors):
+    # 13 views (3 x 4 tiles + global) of 16 tokens, with the processor's own splitting and prompt.
+    backend = load_backend(str(model_dirs["smolvlm"]), image_splitting=True)
+    assert backend.grid == (3, 4) and backend.views == 13 and backend.token_shape == (13 * 16, 48)
+    proc = processors["smolvlm"]
+    proc.image_processor.do_image_splitting = True
+    try:
+        img = _image(96, 128, seed=14)  # 4:3: the processor picks the same 3 x 4 grid
+        ref, inputs = _pixel_path_logits(backend, proc, img, QUESTION)
+    finally:
+        proc.image_processor.do_image_splitting = False
+    assert torch.equal(backend.pixel_values(img), inputs["pixel_values"][0])
+    assert torch.equal(backend.prompt_ids(QUESTION), inputs["input_ids"])
+    assert torch.equal(backend.logits(backend.edge_tokens(img), QUESTION), ref)
+    with pytest.raises(VlmInputError, match="SmolVLM only"):
+        load_backend(str(model_dirs["llava"]), image_splitting=True)
+
+
+def test_llava_with_a_siglip_tower_keeps_every_patch(tmp_path):
+    # llava-interleave-qwen's layout (SigLIP tower, no CLS, strategy "full", last layer), tiny: 4 x 4 patches.
+    from dataclasses import replace
+
+    from prosem_core.models.vlm.tiny import TINY_LLAVA, build_random_model_dir
+
+    spec = replace(TINY_LLAVA, vision_config=dict(model_type="siglip_vision_model", hidden_size=32, intermediate_size=64,
+                                                  num_hidden_layers=2, num_attention_heads=2, image_size=32, patch_size=8),
+                   llava_image_processor="siglip", vision_feature_layer=-1, vision_feature_select_strategy="full",
+                   image_processor=dict(size={"height": 32, "width": 32}, image_mean=[0.5] * 3, image_std=[0.5] * 3))
+    backend = load_backend(str(build_random_model_dir(spec, tmp_path / "siglip-llava", seed=3)))
+    assert backend.token_shape == (16, 48)
+    img = _image(48, 64, seed=15)
+    with torch.inference_mode():
+        ref = backend.model(input_ids=backend.prompt_ids(QUESTION), pixel_values=backend.pixel_values(img),
+                            use_cache=False).logits
+    assert torch.equal(backend.logits(backend.edge_tokens(img), QUESTION), ref)

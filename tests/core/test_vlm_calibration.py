@@ -1,5 +1,5 @@
-"""Calibration tokens from a real-VLM backend (what `prosem calibrate --backend smolvlm|llava` fits on),
-and the codec round trip through such a backend's generation."""
+"""Calibration tokens of a real-VLM edge half (what `prosem calibrate --model smolvlm|llava` fits on), and
+the codec round trip through such a model's generation."""
 
 from __future__ import annotations
 
@@ -9,9 +9,10 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
-from prosem_core.models.vlm import VlmInputError, VlmLoadError  # noqa: E402
-from prosem_core.models.vlm.calibration import load_for_calibration  # noqa: E402
+from prosem_core.models.calibration_tokens import collect_tokens  # noqa: E402
+from prosem_core.models.token_cache import TokenCache  # noqa: E402
 from prosem_core.models.vlm.tiny import build_tiny_model_dir  # noqa: E402
+from prosem_core.pipeline import Pipeline, PipelineConfig  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -30,40 +31,36 @@ def _images(n: int, seed: int) -> list[np.ndarray]:
             for _ in range(n)]
 
 
-@pytest.mark.parametrize("backend,opts", [("smolvlm", {}), ("llava", {"llava_projector_on_edge": False})])
-def test_calibration_tokens_are_the_edge_tokens(smol_dir, llava_dir, backend, opts):
-    model_dir = smol_dir if backend == "smolvlm" else llava_dir
+@pytest.mark.parametrize("family,opts", [("smolvlm", {}), ("llava", {"llava_projector_on_edge": False})])
+def test_calibration_tokens_are_the_edge_tokens_and_the_cache_returns_them(smol_dir, llava_dir, family, opts, tmp_path):
+    model_dir = smol_dir if family == "smolvlm" else llava_dir
+    encoder = Pipeline(PipelineConfig(model=family, model_dir=str(model_dir), **opts)).encoder
     images = _images(5, seed=11)
-    tokens, vlm = load_for_calibration(backend, str(model_dir), iter(images), **opts)  # any iterable
-    assert tokens.dtype == np.float32 and tokens.shape == (5, *vlm.token_shape)
+    cache = TokenCache(tmp_path / "cache", {"fingerprint": "x"}, flush_every=2)
+    got = collect_tokens(encoder, images, cache, progress=False)
+    assert got.tokens.dtype == np.float32 and got.tokens.shape == (5, *encoder.token_shape)
+    assert (got.computed, got.from_cache, got.not_encoded) == (5, 0, 0)
     for i, img in enumerate(images):
-        assert np.array_equal(tokens[i], vlm.edge_tokens(img))
-    assert vlm.first_linear_map().shape[1] == vlm.token_shape[1]
+        assert np.array_equal(got.tokens[i], encoder.encode(img))
+    again = collect_tokens(encoder, images, TokenCache(tmp_path / "cache", {"fingerprint": "x"}), progress=False)
+    assert (again.computed, again.from_cache) == (0, 5) and np.array_equal(again.tokens, got.tokens)
 
 
-def test_calibration_errors(smol_dir, tmp_path):
-    with pytest.raises(VlmLoadError, match="does not exist"):
-        load_for_calibration("smolvlm", str(tmp_path / "nothing"), _images(1, 0))
-    with pytest.raises(VlmLoadError, match="expected llava"):
-        load_for_calibration("llava", str(smol_dir), _images(1, 0))
-    with pytest.raises(VlmInputError, match="backend must be"):
-        load_for_calibration("clip", str(smol_dir), _images(1, 0))
-    with pytest.raises(VlmInputError, match="no calibration images"):
-        load_for_calibration("smolvlm", str(smol_dir), [])
-    with pytest.raises(VlmInputError, match="calibration image 1"):
-        load_for_calibration("smolvlm", str(smol_dir), [_images(1, 0)[0], np.zeros((4, 4), np.uint8)])
-    tokens, _ = load_for_calibration("smolvlm", str(smol_dir), _images(6, 1), max_images=2)
-    assert tokens.shape[0] == 2
+def test_a_bad_calibration_image_is_named(smol_dir):
+    encoder = Pipeline(PipelineConfig(model="smolvlm", model_dir=str(smol_dir))).encoder
+    with pytest.raises(ValueError, match="calibration image 1"):
+        collect_tokens(encoder, [_images(1, 0)[0], np.zeros((4, 4), np.uint8)], progress=False)
 
 
 def test_codec_prefixes_decode_into_tokens_the_vlm_answers_from(smol_dir):
-    codec = pytest.importorskip("prosem_core.codec")
-    if not hasattr(codec, "MetaAutoEncoder"):
-        pytest.skip("prosem_core.codec has no MetaAutoEncoder yet")
-    tokens, vlm = load_for_calibration("smolvlm", str(smol_dir), _images(16, seed=5))
+    from prosem_core.codec import MetaAutoEncoder
+
+    p = Pipeline(PipelineConfig(model="smolvlm", model_dir=str(smol_dir)))
+    tokens = collect_tokens(p.encoder, _images(16, seed=5), progress=False).tokens
+    vlm = p.answerer
     # Budgets scaled to these tiny 16 x 48 tokens (3 KiB raw) so that prefixes really differ in fidelity.
-    ae = codec.MetaAutoEncoder.fit(tokens[:14], model=vlm, layer_budgets=(128, 256, 512, 1024),
-                                   detail_components=32, metric_rank=48, step_calibration_frames=14)
+    ae = MetaAutoEncoder.fit(tokens[:14], model=vlm, layer_budgets=(128, 256, 512, 1024),
+                             detail_components=32, metric_rank=48, step_calibration_frames=14)
     question = "what is in the image ?"
     for held_out in tokens[14:]:
         layers = ae.encode(held_out, frame_seq=0)

@@ -87,3 +87,41 @@ def test_bad_images_are_refused():
         prepare_pixels([[0, 0, 0]], prep)
     with pytest.raises(VlmInputError, match="empty"):
         prepare_pixels(np.zeros((0, 10, 3), np.uint8), prep)
+
+
+@pytest.mark.parametrize("hw", [(480, 640), (720, 1280), (640, 480), (600, 600)])
+def test_image_splitting_matches_the_idefics3_processor(hw):
+    # The processor picks the tile grid from the frame; for a frame whose grid is the configured one the
+    # edge's tiles + global view equal the processor's pixels exactly.
+    from transformers.models.idefics3.image_processing_pil_idefics3 import Idefics3ImageProcessorPil
+
+    from prosem_core.models.vlm.preprocess import prepare_views, split_grid_for
+
+    settings = dict(SMOLVLM_256M, do_image_splitting=True)
+    img = _photo(*hw, seed=hw[1])
+    out = Idefics3ImageProcessorPil(**settings)(images=[[img]], return_tensors="np", return_row_col_info=True)
+    prep = build_pixel_prep(SMOLVLM_256M, "idefics3", tower_size=512)
+    grid = split_grid_for(*hw, prep)
+    assert grid == (out["rows"][0][0], out["cols"][0][0])
+    got = prepare_views(img, prep, grid)
+    assert got.shape == (grid[0] * grid[1] + 1, 3, 512, 512)
+    assert np.array_equal(got, out["pixel_values"][0])
+
+
+def test_default_split_grid_is_13_views_for_smolvlm_256m():
+    from prosem_core.models.vlm.preprocess import DEFAULT_SPLIT_FRAME_HW, split_grid_for
+
+    assert split_grid_for(*DEFAULT_SPLIT_FRAME_HW, build_pixel_prep(SMOLVLM_256M, "idefics3", 512)) == (3, 4)
+    with pytest.raises(VlmLoadError, match="SmolVLM"):
+        split_grid_for(480, 640, build_pixel_prep(LLAVA_15, "clip", tower_size=336))
+
+
+def test_siglip_style_fixed_size_matches_its_processor():
+    # llava-interleave-qwen's image processor: one resize to 384 x 384, no crop.
+    from transformers.models.siglip.image_processing_pil_siglip import SiglipImageProcessorPil
+
+    settings = {"do_normalize": True, "do_rescale": True, "do_resize": True, "image_mean": [0.5] * 3,
+                "image_std": [0.5] * 3, "resample": 3, "rescale_factor": 1 / 255, "size": {"height": 384, "width": 384}}
+    img = _photo(480, 640, seed=5)
+    ref = SiglipImageProcessorPil(**settings)(images=[img], return_tensors="np")["pixel_values"][0]
+    assert np.array_equal(prepare_pixels(img, build_pixel_prep(settings, "clip", tower_size=384)), ref)

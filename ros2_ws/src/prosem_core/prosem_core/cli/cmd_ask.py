@@ -1,8 +1,12 @@
 """`prosem ask --image PATH --question "..."`: answer a question about a photo, offline, at every prefix.
 
-Runs the whole default pipeline in one process: encode (edge), codec layers, then for every prefix
-k the decoded tokens are answered (cloud). Prints bytes, fidelity and the answer per prefix, and the
-uncompressed answer, plus start-up time (model loading) vs per-answer time.
+Runs a whole pipeline in one process: encode (edge), codec layers, then for every prefix k the decoded
+tokens are answered (cloud). Prints bytes, fidelity and the answer per prefix, and the uncompressed
+answer, plus start-up time (model loading) vs per-answer time. Any model:
+
+    prosem ask --image cat.png --question "what is in the image?"                      # built-in model
+    prosem ask --model smolvlm --model-dir /models/SmolVLM-256M-Instruct --codebook /models/smolvlm_cb \
+        --image cat.png --question "what is in the image?"
 """
 from __future__ import annotations
 
@@ -10,6 +14,8 @@ import argparse
 import json
 import sys
 import time
+
+from prosem_core.cli.model_args import add_model_arguments, family_from_args, pipeline_config
 
 
 def _load_image(path: str):
@@ -26,34 +32,41 @@ def _load_image(path: str):
 
 
 def run(args: argparse.Namespace) -> int:
-    from prosem_core.models.paths import ModelFileMissing
-    from prosem_core.pipeline import default_pipeline
+    from prosem_core.models.errors import ModelSetupError
+    from prosem_core.pipeline import Pipeline
 
     if not args.question.strip():
         print("prosem ask: --question must not be empty", file=sys.stderr)
         return 2
     image = _load_image(args.image)
     t0 = time.perf_counter()
-    p = default_pipeline(runtime=args.runtime, codebook=args.codebook)
     try:
+        family = family_from_args(args)
+        p = Pipeline(pipeline_config(args, family, args.runtime, codebook=args.codebook,
+                                     max_new_tokens=args.max_new_tokens))
         p.encoder.encode(image[:16, :16].copy())  # load + warm the encoder (first run allocates)
-        p.answerer.warm_up(args.question)  # loads only what this question's route needs
-    except ModelFileMissing as exc:
+        if hasattr(p.answerer, "warm_up"):
+            p.answerer.warm_up(args.question)  # the default model loads only what this question's route needs
+    except (ModelSetupError, ValueError) as exc:
         print(f"prosem ask: {exc}", file=sys.stderr)
         return 2
     codec, codec_error = None, None
     try:
+        p.check("both")
         codec = p.codec
-    except Exception as exc:
-        codec_error = f"{type(exc).__name__}: {exc}"
+    except ModelSetupError as exc:
+        codec_error = str(exc)
     startup_s = time.perf_counter() - t0
+    stream = None if args.json else (lambda text: print(f"\r  ... {text[-100:]}", end="", file=sys.stderr, flush=True))
 
     t1 = time.perf_counter()
     tokens = p.encoder.encode(image)
     encode_s = time.perf_counter() - t1
     t2 = time.perf_counter()
-    full = p.answerer.answer(tokens, args.question)
+    full = p.answerer.answer(tokens, args.question, on_partial=stream)
     answer_s = time.perf_counter() - t2
+    if stream:
+        print(file=sys.stderr)
     rows = []
     codec_s = 0.0
     if codec is not None:
@@ -67,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
             rows.append({"prefix": k, "bytes": sum(len(x) for x in layers[:k]), "fidelity": codec.fidelity(layers[:k]),
                          "answer": ans.text, "confidence": ans.confidence, "route": ans.route,
                          "decode_answer_s": time.perf_counter() - t4})
-    report = {"image": args.image, "question": args.question, "encoder": p.encoder.name,
+    report = {"image": args.image, "question": args.question, "model": p.cfg.model, "encoder": p.encoder.name,
               "uncompressed": {"bytes": int(tokens.size * 4), "answer": full.text, "label": full.label,
                                "confidence": full.confidence, "route": full.route},
               "prefixes": rows, "codec_error": codec_error,
@@ -92,7 +105,8 @@ def register(commands, groups) -> None:
     p = commands.add_parser("ask", help="answer a question about an image, offline, at every codec prefix")
     p.add_argument("--image", required=True, help="image file (PNG/JPEG/...)")
     p.add_argument("--question", required=True, help='free text, e.g. "what is in the image?"')
-    p.add_argument("--runtime", default="onnx", choices=["torch", "onnx", "onnx-int8"], help="edge encoder runtime")
-    p.add_argument("--codebook", default=None, help="codebook path (default: the shipped one)")
+    add_model_arguments(p, "onnx", ["torch", "onnx", "onnx-int8"])
+    p.add_argument("--codebook", default=None, help="codebook path (default: the model's shipped one)")
+    p.add_argument("--max-new-tokens", type=int, default=24, help="VLMs: answer length budget")
     p.add_argument("--json", action="store_true", help="print a JSON report instead of text")
     p.set_defaults(func=run)

@@ -1,10 +1,16 @@
-"""`prosem calibrate`: fit a Meta AutoEncoder codebook from images (closed form, seconds).
+"""`prosem calibrate`: fit a Meta AutoEncoder codebook for a model from images (closed form, seconds).
+
+The codebook is bound to the model: its JSON provenance names the family, the model fingerprint and the
+model directory, and the nodes refuse a codebook of another model at start. The vision pass of a real
+VLM takes seconds per image here, so tokens are cached per image next to --out (OUT.cache/): rerunning
+the same command resumes, and --max-minutes / --max-images cap a run.
 
 Examples:
     prosem calibrate --easy-vqa 1000 --photos                 # the shipped default codebook
     prosem calibrate --images 'frames/*.jpg' --out my_codebook
     prosem calibrate --bag recordings/run1 --topic /camera/image_raw --out run1_codebook
-    prosem calibrate --backend smolvlm --model-dir /models/SmolVLM-256M --photos --out smolvlm_cb
+    prosem calibrate --model smolvlm --model-dir /models/SmolVLM-256M-Instruct --images frames/ \
+        --out /models/smolvlm_cb --max-minutes 20
 """
 from __future__ import annotations
 
@@ -14,11 +20,19 @@ import sys
 import time
 from pathlib import Path
 
+from prosem_core.cli.model_args import (
+    LEGACY_METRIC_VALUES,
+    add_model_arguments,
+    family_from_args,
+    pipeline_config,
+)
+from prosem_core.cli.model_args import positive_int as _positive
 
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {text}")
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
     return value
 
 
@@ -36,11 +50,11 @@ def _float_list(text: str) -> tuple[float, ...]:
         raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from exc
 
 
-def _collect_images(args, log) -> list:
+def _collect_images(args, log, with_easy_vqa_images: bool) -> list:
     from prosem_core.codec import calibration_images as ci
 
     images = []
-    if args.easy_vqa and args.backend:  # the default encoder reads easy-VQA from the token cache
+    if args.easy_vqa and with_easy_vqa_images:  # the default encoder reads easy-VQA from its own token cache
         images += ci.easy_vqa_train_images(args.easy_vqa)
     if args.photos:
         images += ci.photo_variants(args.photo_variants, seed=args.seed)
@@ -48,39 +62,11 @@ def _collect_images(args, log) -> list:
         images += list(ci.read_image_files(ci.image_files(pattern)))
     if args.bag:
         images += list(ci.bag_images(args.bag, args.topic, args.bag_every, args.max_bag_frames))
-    log(f"calibration images: {len(images)}" + (f" + {args.easy_vqa} easy-VQA (token cache)" if args.easy_vqa and not args.backend else ""))
+    if args.max_images is not None:
+        images = images[:args.max_images]
+    extra = f" + {args.easy_vqa} easy-VQA (token cache)" if args.easy_vqa and not with_easy_vqa_images else ""
+    log(f"calibration images: {len(images)}{extra}")
     return images
-
-
-def _default_tokens(args, images, log):
-    """Tokens of the default encoder (EfficientNet-Lite0) and the default answerer as `model`."""
-    import numpy as np
-
-    parts = []
-    if args.easy_vqa:
-        from prosem_core.models.datasets import easy_vqa_tokens
-
-        _, tok = easy_vqa_tokens("train", args.runtime)
-        if args.easy_vqa > len(tok):
-            raise ValueError(f"--easy-vqa {args.easy_vqa}: only {len(tok)} training images")
-        parts.append(np.asarray(tok[:args.easy_vqa], np.float32))
-    if images:
-        from tqdm import tqdm
-
-        from prosem_core.models.encoder import build_encoder
-
-        enc = build_encoder(args.runtime)
-        batch = 16
-        for i in tqdm(range(0, len(images), batch), desc="encoding", unit="batch", file=sys.stderr):
-            parts.append(enc.encode_batch(images[i:i + batch]).astype(np.float32))
-    if not parts:
-        raise ValueError("no calibration data: give --easy-vqa, --photos, --images, --bag or --tokens")
-    model = None
-    if args.model == "answerer":
-        from prosem_core.models.answerer import DefaultAnswerer
-
-        model = DefaultAnswerer()
-    return np.concatenate(parts), model
 
 
 def _command_line(args: argparse.Namespace) -> str:
@@ -92,7 +78,7 @@ def _command_line(args: argparse.Namespace) -> str:
         value = getattr(args, action.dest, None)
         if value == action.default or value is None:
             continue
-        opt = action.option_strings[-1]
+        opt = action.option_strings[0] if action.option_strings[0].startswith("--") else action.option_strings[-1]
         if value is True:
             parts.append(opt)
         elif isinstance(value, list):
@@ -105,77 +91,143 @@ def _command_line(args: argparse.Namespace) -> str:
     return " ".join(shlex.quote(p) for p in parts)
 
 
-def run(args: argparse.Namespace) -> int:
+def _resolve_model(args) -> tuple[str, str]:
+    """(family, metric) from --model / --backend / --metric, accepting the old `--model answerer|none`."""
+    metric = args.metric
+    if args.model in LEGACY_METRIC_VALUES:
+        metric = "model" if args.model == "answerer" else "none"
+    return family_from_args(args), metric
+
+
+def _runtime(args, family: str, log) -> str:
+    """--runtime auto: the default model's ONNX (as today); a VLM's ONNX export if it exists, else torch."""
+    if args.runtime != "auto":
+        return args.runtime
+    if family == "default":
+        return "onnx"
+    from prosem_core.models.vlm.onnx_files import manifest_path, onnx_dir, split_name
+
+    split = split_name(family, not args.projector_on_cloud)
+    if manifest_path(onnx_dir(args.model_dir, args.onnx_dir or None), split).is_file():
+        return "onnx"
+    log(f"no ONNX export of the {family} edge half yet: computing tokens with torch "
+        f"(`prosem export-onnx --model {family} --model-dir {args.model_dir}` makes it faster)")
+    return "torch"
+
+
+def _tokens(args, pipe, family: str, runtime: str, out: Path, log):
+    """Calibration tokens [N, T, D] and a summary of where they came from."""
     import numpy as np
 
+    from prosem_core.models.calibration_tokens import collect_tokens
+    from prosem_core.models.token_cache import TokenCache, cache_folder
+
+    if args.tokens:
+        tokens = np.load(args.tokens, allow_pickle=False)
+        return tokens, {"tokens_file": str(args.tokens), "images": int(tokens.shape[0])}
+    parts, summary = [], {}
+    if args.easy_vqa and family == "default":
+        from prosem_core.models.datasets import easy_vqa_tokens
+
+        _, tok = easy_vqa_tokens("train", runtime)
+        if args.easy_vqa > len(tok):
+            raise ValueError(f"--easy-vqa {args.easy_vqa}: only {len(tok)} training images")
+        parts.append(np.asarray(tok[:args.easy_vqa], np.float32))
+        summary["easy_vqa_tokens"] = args.easy_vqa
+    images = _collect_images(args, log, with_easy_vqa_images=family != "default")
+    if images:
+        encoder = pipe.encoder
+        cache = None
+        if not args.no_cache:
+            identity = {"fingerprint": pipe.fingerprint, "family": family, "runtime": runtime,
+                        "token_shape": list(encoder.token_shape), "resize_mode": args.resize_mode,
+                        "image_splitting": args.image_splitting, "split_grid": args.split_grid,
+                        "projector_on_edge": not args.projector_on_cloud}
+            cache = TokenCache(cache_folder(out, identity), identity)
+            log(f"token cache: {cache.folder} ({len(cache)} images cached)")
+        max_s = args.max_minutes * 60 if args.max_minutes else None
+        got = collect_tokens(encoder, images, cache, max_seconds=max_s)
+        if got.computed + got.from_cache:
+            parts.append(got.tokens)
+        summary.update(images=len(images), from_cache=got.from_cache, computed=got.computed,
+                       not_encoded=got.not_encoded)
+        if got.stopped_by:
+            summary["stopped_by"] = got.stopped_by
+            log(f"--max-minutes {args.max_minutes}: {got.not_encoded} of {len(images)} images not encoded; "
+                f"rerun the same command to continue (the {got.from_cache + got.computed} encoded are cached)")
+    if not parts:
+        raise ValueError("no calibration data: give --easy-vqa, --photos, --images, --bag or --tokens")
+    return np.concatenate(parts), summary
+
+
+def _fit_config(args) -> dict:
+    config = {}
+    if args.budgets:
+        config["layer_budgets"] = args.budgets
+        if len(args.budgets) != 4 and not args.layer_levels:
+            raise ValueError("--budgets with other than 4 layers needs --layer-levels")
+    if args.layer_levels:
+        config["layer_levels"] = tuple(tuple(int(c) for c in part) for part in args.layer_levels.split(","))
+    if args.level_weights:
+        config["level_weights"] = args.level_weights
+    if args.detail_components:
+        config["detail_components"] = args.detail_components
+    return config
+
+
+def run(args: argparse.Namespace) -> int:
     from prosem_core.codec import DEFAULT_CODEBOOK, MetaAutoEncoder
+    from prosem_core.models.errors import ModelSetupError
+    from prosem_core.pipeline import Pipeline
 
     def log(msg: str) -> None:
         print(msg, file=sys.stderr)
 
-    if args.backend and not args.out:
-        log("error: --backend needs --out (the shipped codebook is for the default encoder)")
+    try:
+        family, metric = _resolve_model(args)
+    except ValueError as exc:
+        log(f"error: {exc}")
+        return 2
+    if family != "default" and not args.out:
+        log(f"error: --model {family} needs --out (the shipped codebook is for the default model)")
+        return 2
+    if family != "default" and not args.model_dir:
+        log(f"error: --model {family} needs --model-dir (the folder of the saved model)")
         return 2
     if args.bag is None and args.topic:
         log("error: --topic needs --bag")
         return 2
+    out = Path(args.out) if args.out else DEFAULT_CODEBOOK
     try:
-        if args.tokens:
-            tokens = np.load(args.tokens, allow_pickle=False)
-            model = None
-            if args.model == "answerer":
-                from prosem_core.models.answerer import DefaultAnswerer
-
-                model = DefaultAnswerer()
-        else:
-            images = _collect_images(args, log)
-            if args.backend:
-                if not args.model_dir or not Path(args.model_dir).is_dir():
-                    log(f"error: --backend {args.backend} needs --model-dir pointing at the model folder "
-                        f"(got {args.model_dir!r})")
-                    return 2
-                try:
-                    from prosem_core.models.vlm.calibration import load_for_calibration
-                except ImportError as exc:
-                    log(f"error: real-VLM calibration is unavailable ({exc})")
-                    return 2
-                if not images:
-                    log("error: no calibration images")
-                    return 2
-                tokens, model = load_for_calibration(args.backend, args.model_dir, images)
-                if args.model == "none":
-                    model = None
-            else:
-                tokens, model = _default_tokens(args, images, log)
-        config = {}
-        if args.budgets:
-            config["layer_budgets"] = args.budgets
-            if len(args.budgets) != 4 and not args.layer_levels:
-                raise ValueError("--budgets with other than 4 layers needs --layer-levels")
-        if args.layer_levels:
-            config["layer_levels"] = tuple(tuple(int(c) for c in part) for part in args.layer_levels.split(","))
-        if args.level_weights:
-            config["level_weights"] = args.level_weights
-        if args.detail_components:
-            config["detail_components"] = args.detail_components
-        log(f"fitting on tokens {tuple(tokens.shape)} (model: {args.model})")
+        runtime = _runtime(args, family, log)
+        pipe = Pipeline(pipeline_config(args, family, runtime))
+        fingerprint = pipe.fingerprint
+        tokens, summary = _tokens(args, pipe, family, runtime, out, log)
+        model = pipe.family.codec_model(pipe.cfg) if metric == "model" else None
+        config = _fit_config(args)
+        log(f"fitting on tokens {tuple(tokens.shape)} ({family}, metric: {metric})")
         t0 = time.perf_counter()
         ae = MetaAutoEncoder.fit(tokens, model=model, **config)
         fit_s = time.perf_counter() - t0
+    except ModelSetupError as exc:
+        log(f"error: {exc}")
+        return 2
     except (ValueError, FileNotFoundError, RuntimeError, OSError) as exc:
         log(f"error: {exc}")
         return 2
-    ae.provenance = {"command": _command_line(args),
-                     "tokens": list(tokens.shape), "model": args.model, "backend": args.backend or "efficientnet-lite0",
-                     "fit_seconds": round(fit_s, 2), "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
-    out = Path(args.out) if args.out else DEFAULT_CODEBOOK
+    ae.provenance = {
+        "command": _command_line(args), "tokens": list(tokens.shape), "metric": metric,
+        "model": dict(pipe.model_provenance(), token_shape=list(tokens.shape[1:])),
+        "calibration": summary, "fit_seconds": round(fit_s, 2),
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     ae.save(out)
-    log(f"codebook {ae.codebook_id} -> {out}.npz/.json (fit {fit_s:.1f} s, steps {[round(s, 4) for s in ae.base_steps]})")
+    log(f"codebook {ae.codebook_id} for {family} (fingerprint {fingerprint}) -> {out}.npz/.json "
+        f"(fit {fit_s:.1f} s, steps {[round(s, 4) for s in ae.base_steps]})")
     return 0
 
 
 def register(commands, groups) -> None:
-    p = commands.add_parser("calibrate", help="fit a codec codebook (Meta AutoEncoder) from images")
+    p = commands.add_parser("calibrate", help="fit a codec codebook (Meta AutoEncoder) for a model from images")
     src = p.add_argument_group("calibration images")
     src.add_argument("--easy-vqa", type=_positive, default=None, metavar="N", help="first N easy-VQA training images")
     src.add_argument("--photos", action="store_true", help="scikit-image's bundled photos + augmented crops")
@@ -187,13 +239,14 @@ def register(commands, groups) -> None:
     src.add_argument("--bag-every", type=_positive, default=1, metavar="N", help="use every N-th bag frame")
     src.add_argument("--max-bag-frames", type=_positive, default=None, metavar="N")
     src.add_argument("--tokens", default=None, metavar="FILE.npy", help="precomputed tokens [N, T, D] instead of images")
-    enc = p.add_argument_group("encoder and model")
-    enc.add_argument("--runtime", default="onnx", choices=["torch", "onnx", "onnx-int8"],
-                     help="default-encoder runtime computing the tokens (default onnx, the edge's)")
-    enc.add_argument("--backend", default=None, choices=["smolvlm", "llava"], help="real-VLM backend instead")
-    enc.add_argument("--model-dir", default=None, help="model folder for --backend")
-    enc.add_argument("--model", default="answerer", choices=["answerer", "none"],
-                     help="weight errors by the answerer's first linear map (default) or not at all")
+    add_model_arguments(p, "auto", ["auto", "torch", "onnx", "onnx-int8"], legacy_metric_values=True)
+    p.add_argument("--metric", default="model", choices=["model", "none"],
+                   help="weight errors by what the model reads first (default) or not at all")
+    run_g = p.add_argument_group("run")
+    run_g.add_argument("--max-minutes", type=_positive_float, default=None,
+                       help="stop encoding after this long and fit on what is there (rerun to continue)")
+    run_g.add_argument("--max-images", type=_positive, default=None, help="use at most this many images")
+    run_g.add_argument("--no-cache", action="store_true", help="do not read or write the token cache (OUT.cache/)")
     cfg = p.add_argument_group("codec")
     cfg.add_argument("--out", default=None, help="output path stem (default: the shipped codebook)")
     cfg.add_argument("--budgets", type=_int_list, default=None, help="per-layer byte budgets, e.g. 512,1024,2048,4096")

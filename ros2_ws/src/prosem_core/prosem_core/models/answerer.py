@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from prosem_core.models.answer import Answer
+from prosem_core.models.answer import Answer, PartialCallback, StopCheck
 from prosem_core.models.encoder import TOKEN_SHAPE
 from prosem_core.models.paths import DATA_DIR, VQA_HEAD_FILE
 from prosem_core.models.router import route
@@ -62,7 +62,10 @@ class DefaultAnswerer:
     def route(self, question: str) -> str:
         return route(question, set(self.head.vocab))
 
-    def answer(self, tokens: np.ndarray, question: str) -> Answer:
+    def answer(self, tokens: np.ndarray, question: str, *, max_new_tokens: int | None = None,
+               on_partial: PartialCallback | None = None, should_stop: StopCheck | None = None) -> Answer:
+        """The Answerer protocol; the heads answer in about a millisecond, so max_new_tokens, on_partial
+        and should_stop have nothing to act on and are ignored."""
         if not isinstance(question, str) or not question.strip():
             raise ValueError("question must be a non-empty string")
         t = check_tokens(tokens)

@@ -19,7 +19,8 @@ RUNTIMES = ("torch", "onnx", "onnx-int8")
 class VisionEncoder(Protocol):
     name: str
     runtime: str
-    token_shape: tuple[int, int]
+    token_shape: tuple[int, int]  # (views * T, D): all views of a frame, view after view
+    views: int  # views per frame (1, or tiles + global view with SmolVLM image splitting)
 
     def encode(self, rgb_uint8_hwc: np.ndarray) -> np.ndarray:
         """RGB uint8 HxWx3 -> float32 [T, D]."""

@@ -13,6 +13,7 @@ from prosem_core.models.preprocess import batch_input, to_input
 class OnnxEncoder:
     runtime = "onnx"
     token_shape = TOKEN_SHAPE
+    views = 1  # one 224 px view per frame (VLM encoders with image splitting have more)
 
     def __init__(self, variant: str = "fp32", threads: int | None = None, path=None):
         self.variant = variant

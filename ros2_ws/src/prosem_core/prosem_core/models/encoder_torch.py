@@ -12,6 +12,7 @@ from prosem_core.models.preprocess import batch_input, to_input
 class TorchEncoder:
     runtime = "torch"
     token_shape = TOKEN_SHAPE
+    views = 1  # one 224 px view per frame (VLM encoders with image splitting have more)
 
     def __init__(self, threads: int | None = None):
         if threads:

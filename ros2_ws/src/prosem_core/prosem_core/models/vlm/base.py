@@ -14,6 +14,8 @@ from typing import Literal
 
 import numpy as np
 
+from prosem_core.models.answer import Answer, PartialCallback, StopCheck
+
 
 class VlmLoadError(RuntimeError):
     """A model directory is missing, incomplete, or holds a model family we do not support."""
@@ -21,18 +23,6 @@ class VlmLoadError(RuntimeError):
 
 class VlmInputError(ValueError):
     """An image, token array or question a backend was given has the wrong shape, dtype or content."""
-
-
-@dataclass(frozen=True)
-class Answer:
-    """What the cloud says: text plus a confidence in [0, 1].
-
-    For generative backends the confidence is the geometric mean of the probabilities the model gave
-    to the tokens it generated (exp of the mean log-probability), a cheap, model-intrinsic certainty.
-    """
-
-    text: str
-    confidence: float
 
 
 Role = Literal["both", "edge", "cloud"]
@@ -50,6 +40,12 @@ class VlmConfig:
         was trained with); "direct" resizes once straight to the vision tower's input (cheaper on the edge).
     prompt_template: used only when the model directory ships no chat template; must contain
         "{image}" and "{question}".
+    image_splitting: SmolVLM only. Off: one global view per frame (64 tokens for SmolVLM-256M). On: the
+        frame is also cut into a rows x cols grid of tiles, as the model's processor does, and every
+        tile plus the global view is encoded: tokens [views * T, D], views = rows * cols + 1.
+    split_grid: (rows, cols) of the tiles. None: the grid the model's processor picks for a 4:3
+        landscape camera frame (3 x 4 for SmolVLM-256M: 13 views, 832 tokens). Fixed per config so that
+        both ends agree on the token count without it travelling with every frame.
     max_new_tokens: default generation budget for `answer`.
     min_new_tokens: end-of-sequence is held back for this many tokens, so an answer is never empty.
     """
@@ -59,6 +55,8 @@ class VlmConfig:
     llava_projector_on_edge: bool = True
     resize_mode: Literal["processor", "direct"] = "processor"
     prompt_template: str | None = None
+    image_splitting: bool = False
+    split_grid: tuple[int, int] | None = None
     max_new_tokens: int = 24
     min_new_tokens: int = 1
     num_threads: int | None = None
@@ -74,6 +72,10 @@ class VlmConfig:
             "{image}" not in self.prompt_template or "{question}" not in self.prompt_template
         ):
             raise VlmInputError("prompt_template must contain '{image}' and '{question}'")
+        if self.split_grid is not None:
+            grid = tuple(self.split_grid)
+            if len(grid) != 2 or any(int(g) < 1 or int(g) > 8 for g in grid) or grid[0] * grid[1] < 2:
+                raise VlmInputError(f"split_grid must be (rows, cols) with 1..8 each and at least 2 tiles, got {self.split_grid!r}")
         if not (1 <= int(self.max_new_tokens) <= 4096):
             raise VlmInputError(f"max_new_tokens must be in 1..4096, got {self.max_new_tokens}")
         if not (0 <= int(self.min_new_tokens) <= int(self.max_new_tokens)):
@@ -102,8 +104,10 @@ class VlmBackend(ABC):
         """Run the edge half on one RGB uint8 image [H, W, 3]; return float32 tokens [T, D]."""
 
     @abstractmethod
-    def answer(self, tokens: np.ndarray, question: str, max_new_tokens: int | None = None) -> Answer:
-        """Cloud half: inject tokens [T, D] (possibly reconstructed) and generate an answer."""
+    def answer(self, tokens: np.ndarray, question: str, *, max_new_tokens: int | None = None,
+               on_partial: PartialCallback | None = None, should_stop: StopCheck | None = None) -> Answer:
+        """Cloud half: inject tokens [T, D] (possibly reconstructed) and generate an answer (the
+        Answerer protocol of prosem_core.models.answer: streaming text and prompt stopping)."""
 
     @abstractmethod
     def first_linear_map(self) -> np.ndarray:

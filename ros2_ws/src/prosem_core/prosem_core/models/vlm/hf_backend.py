@@ -15,9 +15,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .base import Answer, VlmBackend, VlmConfig, VlmInputError, VlmLoadError, check_question, check_tokens
+from .base import Answer, PartialCallback, StopCheck, VlmBackend, VlmConfig, VlmInputError, VlmLoadError, check_question, check_tokens
 from .model_dir import ModelDir, open_model_dir
-from .preprocess import PixelPrep, prepare_pixels
+from .preprocess import PixelPrep, edge_pixels
 
 
 def _load_tokenizer(path: Path):
@@ -66,7 +66,10 @@ class HfVlmBackend(VlmBackend):
         self.image_token = self.tokenizer.convert_ids_to_tokens(self.image_token_id)
         if config.num_threads:
             torch.set_num_threads(int(config.num_threads))
-        self._token_shape = self._infer_token_shape()
+        self.grid = self._split_grid() if config.image_splitting else None  # (rows, cols) or None: one view
+        self.views = 1 if self.grid is None else self.grid[0] * self.grid[1] + 1
+        self.view_token_shape = self._infer_token_shape()  # (T, D) of one view
+        self._token_shape = (self.views * self.view_token_shape[0], self.view_token_shape[1])
         self._first_map = self._compute_first_linear_map()  # before a role drops the module it reads
         self._drop_unused_half()
 
@@ -102,21 +105,30 @@ class HfVlmBackend(VlmBackend):
     # ---- family-specific hooks -----------------------------------------------------------------
     @abstractmethod
     def _vision_tokens(self, pixel_values: torch.Tensor) -> torch.Tensor:
-        """Edge: pixel values [1, 3, H, W] -> tokens [T, D] exactly as the model's pixel path makes them."""
+        """Edge: pixel values of the views [V, 3, H, W] -> tokens [V * T, D], view after view, exactly as
+        the model's pixel path makes them."""
 
     def _tokens_to_lm_inputs(self, tokens: torch.Tensor) -> torch.Tensor:
         """Cloud: shipped tokens [T, D] -> the rows written into inputs_embeds (identity unless overridden)."""
         return tokens
 
     @abstractmethod
-    def _image_block(self, n_tokens: int) -> str:
-        """The text that stands for one image in the prompt, with one image token per visual token."""
+    def _image_block(self) -> str:
+        """The text that stands for one image (all its views) in the prompt, one image token per visual token."""
 
     @abstractmethod
     def _language_model(self) -> torch.nn.Module: ...
 
     @abstractmethod
-    def _infer_token_shape(self) -> tuple[int, int]: ...
+    def edge_module(self) -> torch.nn.Module:
+        """The edge half as one module for ONNX export: pixels of full views [V, 3, S, S] -> [V, T, D]."""
+
+    @abstractmethod
+    def _infer_token_shape(self) -> tuple[int, int]:
+        """(T, D) of the tokens of one view."""
+
+    def _split_grid(self) -> tuple[int, int]:
+        raise VlmInputError(f"image splitting is not supported for {self.family} models (SmolVLM only)")
 
     @abstractmethod
     def _drop_unused_half(self) -> None: ...
@@ -126,12 +138,17 @@ class HfVlmBackend(VlmBackend):
 
     # ---- public API ------------------------------------------------------------------------------
     @property
+    def name(self) -> str:
+        return self.family
+
+    @property
     def token_shape(self) -> tuple[int, int]:
         return self._token_shape
 
     def pixel_values(self, rgb_uint8_hwc: np.ndarray) -> torch.Tensor:
-        """The edge's preprocessing: [1, 3, H, W] float32 (also what the pixel path of a test consumes)."""
-        return torch.from_numpy(prepare_pixels(rgb_uint8_hwc, self.prep)).unsqueeze(0)
+        """The edge's preprocessing: [V, 3, H, W] float32, V = self.views (1 without image splitting;
+        also what the pixel path of a test consumes)."""
+        return torch.from_numpy(edge_pixels(rgb_uint8_hwc, self.prep, self.grid))
 
     @torch.inference_mode()
     def edge_tokens(self, rgb_uint8_hwc: np.ndarray) -> np.ndarray:
@@ -160,7 +177,7 @@ class HfVlmBackend(VlmBackend):
         else:
             template = self.config.prompt_template or self.default_prompt_template
             text = template.format(image=placeholder, question=question)
-        return text.replace(placeholder, self._image_block(self.token_shape[0]))
+        return text.replace(placeholder, self._image_block())
 
     def prompt_ids(self, question: str) -> torch.Tensor:
         ids = self.tokenizer(self.prompt_text(question), return_tensors="pt")["input_ids"]
@@ -197,22 +214,35 @@ class HfVlmBackend(VlmBackend):
         return self.model(inputs_embeds=embeds, attention_mask=attn, use_cache=False).logits
 
     @torch.inference_mode()
-    def answer(self, tokens: np.ndarray, question: str, max_new_tokens: int | None = None) -> Answer:
+    def answer(self, tokens: np.ndarray, question: str, *, max_new_tokens: int | None = None,
+               on_partial: PartialCallback | None = None, should_stop: StopCheck | None = None) -> Answer:
+        """Greedy generation from injected tokens; streams text through on_partial and stops when
+        should_stop() says so (checked before the prompt runs and after every generated token)."""
+        from transformers import StoppingCriteriaList
+
+        from .streaming import PartialText, StopWhen
+
         budget = int(self.config.max_new_tokens if max_new_tokens is None else max_new_tokens)
         if not 1 <= budget <= 4096:
             raise VlmInputError(f"max_new_tokens must be in 1..4096, got {budget}")
         embeds, attn = self.inputs_embeds(tokens, question)
         self._check_length(embeds.shape[1], budget)
+        if should_stop is not None and should_stop():
+            return Answer(text="", confidence=0.0, label="", route="generate", stopped=True)
+        stop = StopWhen(should_stop) if should_stop is not None else None
         out = self.model.generate(inputs_embeds=embeds, attention_mask=attn, max_new_tokens=budget,
                                   min_new_tokens=min(self.config.min_new_tokens, budget),
                                   suppress_tokens=self._never_generate(), do_sample=False, num_beams=1,
                                   eos_token_id=self._stop_ids(), output_logits=True,
-                                  return_dict_in_generate=True, pad_token_id=self._pad_id())
+                                  return_dict_in_generate=True, pad_token_id=self._pad_id(),
+                                  streamer=PartialText(self.tokenizer, on_partial) if on_partial else None,
+                                  stopping_criteria=StoppingCriteriaList([stop]) if stop else None)
         new_ids = out.sequences[0, -len(out.logits):]  # with inputs_embeds only new tokens come back
         logprobs = [torch.log_softmax(step[0].float(), dim=-1)[int(t)].item() for step, t in zip(out.logits, new_ids)]
         confidence = math.exp(sum(logprobs) / len(logprobs)) if logprobs else 0.0
         text = self.tokenizer.decode(new_ids, skip_special_tokens=True).strip()
-        return Answer(text=text, confidence=float(min(max(confidence, 0.0), 1.0)))
+        return Answer(text=text, confidence=float(min(max(confidence, 0.0), 1.0)), label=text, route="generate",
+                      stopped=bool(stop and stop.fired), new_tokens=int(len(new_ids)))
 
     def first_linear_map(self) -> np.ndarray:
         return self._first_map.copy()
@@ -245,11 +275,18 @@ class HfVlmBackend(VlmBackend):
         return sorted(int(i) for i in ids if i is not None)
 
     def _never_generate(self) -> list[int]:
-        """Ids that are never a valid answer token: image placeholders, padding, begin-of-sequence, unknown."""
+        """Ids that are never a valid answer token: image placeholders and tile tags, padding,
+        begin-of-sequence, unknown, and every other special token (decoding drops them anyway)."""
+        cached = getattr(self, "_never_ids", None)
+        if cached is not None:
+            return cached
         names = [self.image_token, "<fake_token_around_image>", "<global-img>", self.tokenizer.pad_token,
                  self.tokenizer.bos_token, self.tokenizer.unk_token]
         vocab, stop = self.tokenizer.get_vocab(), set(self._stop_ids())
-        return sorted({vocab[n] for n in names if n in vocab} - stop)
+        ids = {vocab[n] for n in names if n in vocab} | {int(i) for i in self.tokenizer.all_special_ids}
+        ids |= {i for tok, i in vocab.items() if tok.startswith("<row_") and "_col_" in tok}
+        self._never_ids = sorted(ids - stop)
+        return self._never_ids
 
     def _pad_id(self) -> int | None:
         for tid in (self.tokenizer.pad_token_id, self.tokenizer.eos_token_id):

@@ -16,6 +16,27 @@ from .model_dir import ModelDir
 from .preprocess import PixelPrep, build_pixel_prep
 
 
+def _select_features(tower: torch.nn.Module, cfg, pixel_values: torch.Tensor) -> torch.Tensor:
+    out = tower(pixel_values, output_hidden_states=True, return_dict=True)
+    layers = cfg.vision_feature_layer
+    picked = [out.hidden_states[i] for i in ([layers] if isinstance(layers, int) else layers)]
+    if cfg.vision_feature_select_strategy == "default":
+        picked = [h[:, 1:] for h in picked]  # drop CLS
+    return picked[0] if len(picked) == 1 else torch.cat(picked, dim=-1)
+
+
+class _EdgeGraph(torch.nn.Module):
+    """Tower (+ projector when the edge runs it), as exported to ONNX: pixels [V, 3, S, S] -> [V, T, D]."""
+
+    def __init__(self, tower: torch.nn.Module, cfg, projector: torch.nn.Module | None):
+        super().__init__()
+        self.tower, self.cfg, self.projector = tower, cfg, projector
+
+    def forward(self, pixel_values: torch.Tensor) -> torch.Tensor:
+        feats = _select_features(self.tower, self.cfg, pixel_values)
+        return self.projector(feats) if self.projector is not None else feats
+
+
 class LlavaBackend(HfVlmBackend):
     family = "llava"
     family_name = "llava"
@@ -39,21 +60,22 @@ class LlavaBackend(HfVlmBackend):
     def _infer_token_shape(self) -> tuple[int, int]:
         cfg = self.model.config
         per_side = cfg.vision_config.image_size // cfg.vision_config.patch_size
-        n = per_side * per_side + (0 if cfg.vision_feature_select_strategy == "default" else 1)
+        # CLIP towers put a CLS token first, SigLIP towers do not; the "default" strategy drops the first
+        # token either way (as LlavaModel does), "full" keeps all.
+        has_cls = any(hasattr(m, "class_embedding") for m in self.model.model.vision_tower.modules())
+        n = per_side * per_side + int(has_cls) - int(cfg.vision_feature_select_strategy == "default")
         layers = cfg.vision_feature_layer
         width = cfg.text_config.hidden_size if self.projector_on_edge else (
             cfg.vision_config.hidden_size * (1 if isinstance(layers, int) else len(layers)))
         return n, int(width)
 
     def _selected_vision_features(self, pixel_values: torch.Tensor) -> torch.Tensor:
-        """Tower features the projector would read: [1, T, Dv * n_layers], as LlavaModel selects them."""
-        cfg = self.model.config
-        out = self.model.model.vision_tower(pixel_values, output_hidden_states=True, return_dict=True)
-        layers = cfg.vision_feature_layer
-        picked = [out.hidden_states[i] for i in ([layers] if isinstance(layers, int) else layers)]
-        if cfg.vision_feature_select_strategy == "default":
-            picked = [h[:, 1:] for h in picked]  # drop CLS
-        return picked[0] if len(picked) == 1 else torch.cat(picked, dim=-1)
+        """Tower features the projector would read: [V, T, Dv * n_layers], as LlavaModel selects them."""
+        return _select_features(self.model.model.vision_tower, self.model.config, pixel_values)
+
+    def edge_module(self) -> torch.nn.Module:
+        projector = self.model.model.multi_modal_projector if self.projector_on_edge else None
+        return _EdgeGraph(self.model.model.vision_tower, self.model.config, projector).eval()
 
     def _vision_tokens(self, pixel_values: torch.Tensor) -> torch.Tensor:
         if self.projector_on_edge:
@@ -67,8 +89,8 @@ class LlavaBackend(HfVlmBackend):
             return tokens
         return self.model.model.multi_modal_projector(tokens.unsqueeze(0))[0]
 
-    def _image_block(self, n_tokens: int) -> str:
-        return self.image_token * n_tokens
+    def _image_block(self) -> str:
+        return self.image_token * self.token_shape[0]
 
     def _language_model(self) -> torch.nn.Module:
         return self.model.model.language_model

@@ -8,13 +8,14 @@ so pixel arrays match theirs exactly; a test checks this against the real proces
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
 from PIL import Image
 
-from .base import VlmLoadError, check_rgb_uint8
+from .base import VlmInputError, VlmLoadError, check_rgb_uint8
 
 # transformers' PILImageResampling numbers are PIL's own Resampling numbers.
 _RESAMPLE = {int(r): r for r in Image.Resampling}
@@ -36,6 +37,7 @@ class PixelPrep:
     mean: np.ndarray | None            # None: no normalisation
     std: np.ndarray | None
     resize_mode: Literal["processor", "direct"] = "processor"
+    resize_hw: tuple[int, int] | None = None  # clip: a fixed-size resize (SigLIP-style size.height/width)
 
 
 def _channel_stats(settings: dict[str, Any], key: str, default: list[float]) -> np.ndarray:
@@ -68,8 +70,8 @@ def build_pixel_prep(settings: dict[str, Any], layout: Literal["idefics3", "clip
         mean = std = None
 
     if layout == "idefics3":
-        # do_image_splitting is ignored on purpose: splitting turns one image into several crops (several
-        # token blocks); the edge ships one global view per frame, as the reference paper did.
+        # do_image_splitting is not read here: whether the edge splits is ProSem's choice (VlmConfig
+        # image_splitting, off by default), made with a grid fixed per config (split_grid_for).
         side = _edge(settings, "max_image_size", "longest_edge") or tower_size
         if side != tower_size:
             raise VlmLoadError(f"image processor max_image_size {side} != vision tower image_size {tower_size}")
@@ -80,13 +82,18 @@ def build_pixel_prep(settings: dict[str, Any], layout: Literal["idefics3", "clip
     crop_hw = (int(crop["height"]), int(crop["width"])) if isinstance(crop, dict) else (int(crop), int(crop))
     do_crop = bool(settings.get("do_center_crop", True))
     shortest = _edge(settings, "size", "shortest_edge")
-    out_hw = crop_hw if do_crop else ((shortest, shortest) if shortest else (tower_size, tower_size))
+    size = settings.get("size")
+    fixed_hw = ((int(size["height"]), int(size["width"])) if isinstance(size, dict) and shortest is None
+                and "height" in size and "width" in size else None)  # SigLIP-style: one resize to h x w
+    if "do_center_crop" not in settings and fixed_hw is not None:
+        do_crop = False  # SigLIP processors have no crop step
+    out_hw = crop_hw if do_crop else ((shortest, shortest) if shortest else (fixed_hw or (tower_size, tower_size)))
     if out_hw != (tower_size, tower_size):
         raise VlmLoadError(f"image processor output {out_hw} != vision tower image_size {tower_size}")
-    if settings.get("do_resize", True) and shortest is None:
-        raise VlmLoadError("clip-style image processor needs size.shortest_edge")
+    if settings.get("do_resize", True) and shortest is None and fixed_hw is None:
+        raise VlmLoadError("clip-style image processor needs size.shortest_edge or size.height + size.width")
     return PixelPrep("clip", out_hw, resample, bool(settings.get("do_resize", True)), shortest, do_crop,
-                     bool(settings.get("do_pad", False)), rescale, mean, std, resize_mode)
+                     bool(settings.get("do_pad", False)), rescale, mean, std, resize_mode, fixed_hw)
 
 
 def _resize(img: Image.Image, hw: tuple[int, int], resample: Image.Resampling) -> Image.Image:
@@ -146,7 +153,9 @@ def prepare_pixels(rgb_uint8_hwc: np.ndarray, prep: PixelPrep) -> np.ndarray:
         if prep.do_pad_square:
             fill = tuple(int(m * 255) for m in prep.mean) if prep.mean is not None else (0, 0, 0)
             rgb = _pad_square(rgb, fill)
-        if prep.do_resize and prep.resize_mode == "processor":
+        if prep.do_resize and prep.resize_hw is not None:  # fixed size: the processor's only resize
+            rgb = np.asarray(_resize(Image.fromarray(rgb), prep.resize_hw, prep.resample))
+        elif prep.do_resize and prep.resize_mode == "processor":
             h, w, _ = rgb.shape
             short, long = (w, h) if w <= h else (h, w)
             new_short, new_long = prep.resize_edge, int(prep.resize_edge * long / short)
@@ -157,8 +166,66 @@ def prepare_pixels(rgb_uint8_hwc: np.ndarray, prep: PixelPrep) -> np.ndarray:
         arr = _center_crop(rgb, prep.out_hw) if prep.do_center_crop else rgb
     if arr.shape[:2] != prep.out_hw:
         raise VlmLoadError(f"preprocessing produced {arr.shape[:2]}, expected {prep.out_hw}; check do_resize")
+    return _to_float(arr, prep)
+
+
+def _to_float(arr: np.ndarray, prep: PixelPrep) -> np.ndarray:
+    """uint8 [H, W, 3] -> float32 [3, H, W], rescaled and normalised as the processors do."""
     chw = np.ascontiguousarray(arr.transpose(2, 0, 1))
     out = (chw.astype(np.float64) * prep.rescale_factor).astype(np.float32) if prep.rescale_factor else chw.astype(np.float32)
     if prep.mean is not None:
         out = (out - prep.mean[:, None, None]) / prep.std[:, None, None]
     return out.astype(np.float32, copy=False)
+
+
+# A typical robot camera frame (4:3 landscape); the default split grid is the processor's grid for it.
+DEFAULT_SPLIT_FRAME_HW = (480, 640)
+
+
+def split_grid_for(h: int, w: int, prep: PixelPrep) -> tuple[int, int]:
+    """(rows, cols) of tiles the Idefics3 processor cuts an h x w image into (its resize chain:
+    longest edge to size.longest_edge, then both sides up to multiples of the tile)."""
+    if prep.layout != "idefics3":
+        raise VlmLoadError("image splitting exists only for SmolVLM/Idefics3 models")
+    tile = prep.out_hw[0]
+    if prep.do_resize and prep.resize_edge:
+        h, w = _idefics3_first_resize(h, w, prep.resize_edge)
+    aspect = w / h
+    if w >= h:
+        cols = math.ceil(w / tile)
+        rows = math.ceil(int(cols * tile / aspect) / tile)
+    else:
+        rows = math.ceil(h / tile)
+        cols = math.ceil(int(rows * tile * aspect) / tile)
+    return max(rows, 1), max(cols, 1)
+
+
+def prepare_views(rgb_uint8_hwc: np.ndarray, prep: PixelPrep, grid: tuple[int, int]) -> np.ndarray:
+    """Image splitting: float32 [rows * cols + 1, 3, tile, tile], the tiles row-major, then the global view.
+
+    The frame is resized to rows x cols tiles (processor mode: through the processor's first resize;
+    direct: in one step), cut, and the whole resized frame is shrunk to one tile for the global view:
+    for a frame whose processor grid is `grid`, this equals the Idefics3 processor's pixels exactly.
+    """
+    if prep.layout != "idefics3":
+        raise VlmLoadError("image splitting exists only for SmolVLM/Idefics3 models")
+    rows, cols = grid
+    if rows < 1 or cols < 1 or rows * cols < 2:
+        raise VlmInputError(f"split grid must have at least 2 tiles, got {rows} x {cols}")
+    rgb = check_rgb_uint8(rgb_uint8_hwc)
+    tile = prep.out_hw[0]
+    img = Image.fromarray(rgb)
+    if prep.do_resize and prep.resize_edge and prep.resize_mode == "processor":
+        img = _resize(img, _idefics3_first_resize(rgb.shape[0], rgb.shape[1], prep.resize_edge), prep.resample)
+    img = _resize(img, (rows * tile, cols * tile), prep.resample)
+    big = np.asarray(img)
+    views = [big[r * tile:(r + 1) * tile, c * tile:(c + 1) * tile] for r in range(rows) for c in range(cols)]
+    views.append(np.asarray(_resize(img, (tile, tile), prep.resample)))
+    return np.stack([_to_float(v, prep) for v in views])
+
+
+def edge_pixels(rgb_uint8_hwc: np.ndarray, prep: PixelPrep, grid: tuple[int, int] | None) -> np.ndarray:
+    """What the edge half feeds its vision tower: float32 [V, 3, H, W]; V = 1 (grid None) or tiles + 1."""
+    if grid is None:
+        return prepare_pixels(rgb_uint8_hwc, prep)[None]
+    return prepare_views(rgb_uint8_hwc, prep, grid)

@@ -12,7 +12,28 @@ import torch
 from .base import VlmConfig
 from .hf_backend import HfVlmBackend
 from .model_dir import ModelDir
-from .preprocess import PixelPrep, build_pixel_prep
+from .preprocess import DEFAULT_SPLIT_FRAME_HW, PixelPrep, build_pixel_prep, split_grid_for
+
+
+class _EdgeGraph(torch.nn.Module):
+    """Vision tower + connector on full tiles, as exported to ONNX: pixels [V, 3, S, S] -> tokens [V, T, D].
+
+    The model's own embedding computes position ids with bucketize over a patch mask (for tiles of any
+    size); on a full S x S tile they are 0..N-1, so the position table is added whole. That keeps the
+    graph free of the data-dependent Gather ONNX Runtime rejects, and batch (views) dynamic.
+    """
+
+    def __init__(self, inner: torch.nn.Module):
+        super().__init__()
+        self.vision = inner.vision_model
+        self.connector = inner.connector
+
+    def forward(self, pixel_values: torch.Tensor) -> torch.Tensor:
+        emb = self.vision.embeddings
+        x = emb.patch_embedding(pixel_values).flatten(2).transpose(1, 2)
+        x = x + emb.position_embedding.weight.unsqueeze(0)
+        x = self.vision.encoder(inputs_embeds=x, attention_mask=None).last_hidden_state
+        return self.connector(self.vision.post_layernorm(x))
 
 
 class SmolVlmBackend(HfVlmBackend):
@@ -43,15 +64,28 @@ class SmolVlmBackend(HfVlmBackend):
             raise ValueError(f"patch grid {per_side} is not divisible by scale_factor {cfg.scale_factor}")
         return (per_side // cfg.scale_factor) ** 2, int(cfg.text_config.hidden_size)
 
+    def _split_grid(self) -> tuple[int, int]:
+        return tuple(self.config.split_grid) if self.config.split_grid else split_grid_for(*DEFAULT_SPLIT_FRAME_HW, self.prep)
+
     def _vision_tokens(self, pixel_values: torch.Tensor) -> torch.Tensor:
-        # The model's own feature path (vision tower, then connector), with one image per batch as the
-        # pixel path uses it: [batch=1, images=1, 3, H, W].
-        feats = self.model.model.get_image_features(pixel_values.unsqueeze(1), return_dict=True).pooler_output
+        # The model's own feature path (vision tower, then connector), with the views of one image as the
+        # pixel path batches them: [batch=1, views, 3, H, W] -> [views * T, D], view after view.
+        feats = self.model.model.get_image_features(pixel_values.unsqueeze(0), return_dict=True).pooler_output
         return torch.cat(list(feats), dim=0)
 
-    def _image_block(self, n_tokens: int) -> str:
-        fake = "<fake_token_around_image>"
-        return f"{fake}<global-img>{self.image_token * n_tokens}{fake}"
+    def _image_block(self) -> str:
+        # As Idefics3Processor writes one image: a tagged block per tile (rows ended by a newline), then
+        # the global view.
+        fake, per_view = "<fake_token_around_image>", self.image_token * self.view_token_shape[0]
+        tiles = ""
+        if self.grid is not None:
+            rows, cols = self.grid
+            tiles = "".join("".join(f"{fake}<row_{r + 1}_col_{c + 1}>{per_view}" for c in range(cols)) + "\n"
+                            for r in range(rows)) + "\n"
+        return f"{tiles}{fake}<global-img>{per_view}{fake}"
+
+    def edge_module(self) -> torch.nn.Module:
+        return _EdgeGraph(self.model.model).eval()
 
     def _language_model(self) -> torch.nn.Module:
         return self.model.model.text_model

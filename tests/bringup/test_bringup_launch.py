@@ -298,3 +298,18 @@ def test_multi_robot_namespaces_meet(share, ros_context):
     finally:
         for node in made:
             node.destroy_node()
+
+
+def test_model_launch_arguments_reach_both_nodes(share):
+    """Bring your own VLM from the launch line: the same model arguments reach edge and cloud."""
+    model = {"model": "smolvlm", "model_dir": "/models/SmolVLM-256M-Instruct", "codebook": "/models/smolvlm_cb"}
+    nodes, declared = run_launch("demo.launch.py", share, **model)
+    by_exe = {n.executable: n.parameters() for n in nodes}
+    for exe in ("edge_node", "cloud_node"):
+        assert {k: by_exe[exe][k] for k in model} == model, exe
+    (edge,), _ = run_launch("edge.launch.py", share, image_splitting="true", runtime="onnx-int8", **model)
+    assert edge.parameters()["image_splitting"] is True and edge.parameters()["runtime"] == "onnx-int8"
+    (cloud,), _ = run_launch("cloud.launch.py", share, max_new_tokens="64", **model)
+    assert cloud.parameters()["max_new_tokens"] == 64
+    with pytest.raises(LaunchError, match="not in"):
+        run_launch("edge.launch.py", share, model="gpt5")

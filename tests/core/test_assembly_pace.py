@@ -4,6 +4,7 @@ import math
 
 from layer_helpers import frame_layers, small_codec
 
+from prosem_core import wire_codes
 from prosem_core.assembly import Assembler, AssemblyConfig, LayerIn
 from prosem_core.codec import read_header
 from prosem_core.frame_pace import FramePace, PaceConfig
@@ -103,3 +104,16 @@ def test_pace_bound_grows_with_time_and_follows_the_observed_rate():
     for i in range(8):
         fast.observe(i * 100, i * 0.2)  # 500 numbers per second: capped at max_frame_rate_hz
     assert fast.allowed_ahead(1.4 + 1.0) == 16 + 30
+
+
+def test_a_slow_model_is_not_stale_between_its_frames():
+    """A vision half that takes seconds per frame sends a frame every few seconds: "the latest frame"
+    stays valid for a few of its own frame intervals, not just stream_stale_s."""
+    a, clock = _setup()
+    for seq in range(5):  # one frame every 4 s
+        assert a.add(_base(seq)).accepted
+        clock.t += 4.0
+    clock.t -= 1.0  # 3 s after the newest frame: over stream_stale_s, under 3 intervals (12 s)
+    assert a.pick_frame("robot1", -1, stale_s=2.0).frame.frame_seq == 4
+    clock.t += 10.0  # 13 s: silent for more than three of its intervals
+    assert a.pick_frame("robot1", -1, stale_s=2.0).error_code == wire_codes.ERROR_STALE_STREAM

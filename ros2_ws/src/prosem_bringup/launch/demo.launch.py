@@ -19,6 +19,7 @@ from launch.substitutions import EnvironmentVariable, LaunchConfiguration
 import prosem_core
 from launch import LaunchDescription
 from prosem_core.models.encoder import RUNTIMES as ENCODER_RUNTIMES
+from prosem_core.models.registry import family_names
 from prosem_core.modes import MODE_NAMES
 
 HERE = Path(__file__).parent
@@ -28,6 +29,7 @@ LARGE_FRAMES_PROFILE = str(Path(prosem_core.__file__).resolve().parent / "data" 
 
 MODES = list(MODE_NAMES)  # one definition: prosem_core.modes
 RUNTIMES = list(ENCODER_RUNTIMES)
+MODELS = list(family_names())
 
 ARGUMENTS = [
     ("namespace", "", "ROS namespace of the demo robot (camera, edge and cloud share it)", None),
@@ -35,7 +37,10 @@ ARGUMENTS = [
                        "a video file or a rosbag2 bag folder", None),
     ("rate_hz", "5.0", "camera frames per second", None),
     ("mode", "progressive", "what goes over the uplink (edge and cloud use the same)", MODES),
-    ("runtime", "onnx", "edge vision encoder runtime", RUNTIMES),
+    ("model", "default", "model family of edge and cloud: default, or a VLM of model_dir", MODELS),
+    ("model_dir", "", "folder of the saved VLM (edge: its vision half; cloud: its language half)", None),
+    ("codebook", "", "codebook calibrated for the model; '' = the default model's shipped one", None),
+    ("runtime", "onnx", "edge vision half runtime", RUNTIMES),
     ("log_level", "info", "log level of all three nodes", None),
     ("fastdds_profile", EnvironmentVariable("FASTDDS_DEFAULT_PROFILES_FILE", default_value=LARGE_FRAMES_PROFILE),
      "Fast DDS XML profile for the three nodes (default: $FASTDDS_DEFAULT_PROFILES_FILE, else ProSem's "
@@ -60,11 +65,12 @@ def generate_launch_description() -> LaunchDescription:
     args = [DeclareLaunchArgument(name, default_value=default, description=text, choices=choices)
             for name, default, text, choices in ARGUMENTS]
     ns, level, mode = LaunchConfiguration("namespace"), LaunchConfiguration("log_level"), LaunchConfiguration("mode")
+    model = {name: LaunchConfiguration(name) for name in ("model", "model_dir", "codebook")}
     return LaunchDescription([
         *args,
-        _scoped_include("cloud.launch.py", {"namespace": ns, "mode": mode, "log_level": level}),
+        _scoped_include("cloud.launch.py", {"namespace": ns, "mode": mode, "log_level": level, **model}),
         _scoped_include("edge.launch.py", {"namespace": ns, "mode": mode, "runtime": LaunchConfiguration("runtime"),
-                                           "log_level": level}),
+                                           "log_level": level, **model}),
         _scoped_include("camera.launch.py", {"namespace": ns, "source": LaunchConfiguration("source"),
                                              "rate_hz": LaunchConfiguration("rate_hz"), "log_level": level}),
     ])

@@ -48,7 +48,6 @@ from prosem_core.codec import read_header
 from prosem_core.field_checks import clip
 from prosem_core.latest_slot import LatestSlot
 from prosem_core.link.qos_policy import BASE_READER_QOS, FEEDBACK_QOS, REFINE_READER_QOS
-from prosem_core.models.encoder import RUNTIMES
 from prosem_core.modes import MODE_NAMES, mode_info
 from prosem_core.query_session import QuerySession, QuerySessionConfig, locked_answerer
 from prosem_core.query_types import ErrorCode, QueryRequest, QueryResult
@@ -56,6 +55,7 @@ from prosem_core.questions import BadRequest
 from prosem_msgs.action import Query as QueryAction
 from prosem_msgs.msg import LayerFeedback, SemanticLayer
 from prosem_msgs.srv import Query
+from prosem_ros.model_params import MODEL_PARAMS, pipeline_from_params
 from prosem_ros.msg_convert import (
     feedback_msg,
     fill_feedback,
@@ -72,14 +72,11 @@ from prosem_ros.spin import StartupError, run_node
 
 PARAMS = [
     ParamSpec("mode", "progressive", "what the robots send", choices=MODE_NAMES, read_only=True),
+    *MODEL_PARAMS,  # runtime: the vision half's, used here only in full_cloud mode
     ParamSpec("namespaces", [""], "robot namespaces whose prosem/* topics to serve ('' = this node's namespace)", read_only=True),
     ParamSpec("allowed_streams", ["*"], "stream ids accepted; ['*'] = any, up to max_streams (production: list your robots)",
               read_only=True),
     ParamSpec("default_stream", "", "stream a query with empty stream_id means when several streams exist"),
-    ParamSpec("runtime", "torch", "full_cloud: vision encoder runtime", choices=RUNTIMES, read_only=True),
-    ParamSpec("encoder_threads", 1, "full_cloud: threads of the vision encoder (0 = the runtime's default)", 0, 64, read_only=True),
-    ParamSpec("codebook", "", "Meta AutoEncoder codebook path (.npz/.json stem); empty = the shipped one", read_only=True),
-    ParamSpec("answer_head", "", "answer head file; empty = the shipped one", read_only=True),
     ParamSpec("warmup", True, "load every answering model at start, not on the first query", read_only=True),
     ParamSpec("base_reliability", "best_effort", "QoS reliability of the prosem/layers reader (match the edges' base_reliability)",
               choices=("reliable", "best_effort"), read_only=True),
@@ -124,12 +121,12 @@ class CloudNode(Node):
         try:
             self.params = ParameterBinding(self, PARAMS, apply=self._apply_params)
             key = auth.load_key(self.params["auth_key"], self.params["auth_key_file"])
-        except ValueError as exc:
+            self._pipeline = pipeline if pipeline is not None else pipeline_from_params(self.params.values)
+        except ValueError as exc:  # bad or unknown parameter, bad model options, unreadable key file
             raise StartupError(str(exc)) from None
         p = self.params
         self.mode = mode_info(p["mode"])
         self.namespaces = list(dict.fromkeys(p["namespaces"])) or [""]
-        self._pipeline = pipeline
         self._answer_lock = threading.Lock()  # answerers (torch) are not assumed thread-safe
         self._encoder_lock = threading.Lock()  # full_cloud: one encoder, several JPEG workers
         self.counters: Counter[str] = Counter()
@@ -195,19 +192,18 @@ class CloudNode(Node):
 
     @property
     def pipeline(self) -> Any:
-        if self._pipeline is None:
-            from prosem_core.pipeline import default_pipeline
-
-            p = self.params
-            self._pipeline = default_pipeline(runtime=p["runtime"], threads=p["encoder_threads"] or None,
-                                              codebook=p["codebook"] or None, answer_head=p["answer_head"] or None)
         return self._pipeline
 
     def start(self) -> CloudNode:
         """Load the answering models (and, in full_cloud, the vision half) now: a StartupError says
         what to run when a file is missing. Then start the JPEG workers."""
         try:
-            with self._answer_lock:  # lazy imports (transformers) are not thread-safe
+            check = getattr(self.pipeline, "check", None)  # test doubles have none
+            if check is not None and self.mode.name != "full_tokens":  # full_tokens needs no codebook
+                with self._answer_lock:  # lazy imports (transformers) are not thread-safe
+                    summary = check("both" if self.mode.wire == "jpeg" else "cloud")
+                self.get_logger().info(f"model: {summary}")
+            with self._answer_lock:
                 answerer = self.pipeline.answerer
                 if self.params["warmup"] and hasattr(answerer, "warm_up"):
                     answerer.warm_up()
@@ -220,7 +216,7 @@ class CloudNode(Node):
                 with self._encoder_lock:
                     self.pipeline.encoder.encode(np.zeros((224, 224, 3), np.uint8))
         except Exception as exc:
-            raise StartupError(f"cannot build the cloud models: {exc}") from None
+            raise StartupError(f"cannot start the cloud models: {exc}") from None
         for worker in self._workers:
             worker.start()
         self.ready.set()

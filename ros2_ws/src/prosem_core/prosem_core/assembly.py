@@ -457,8 +457,10 @@ class Assembler:
             stream = self.streams.get(stream_id)
             return None if stream is None else stream.latest_decodable(self.cfg.pace.latest_window_s)
 
-    def pick_frame(self, stream_id: str, frame_seq: int = -1, stale_s: float = 3.0) -> FramePick:
-        """The frame a query is about: frame_seq, or the latest (-1) unless the stream is stale."""
+    def pick_frame(self, stream_id: str, frame_seq: int = -1, stale_s: float = 3.0, stale_frames: float = 3.0) -> FramePick:
+        """The frame a query is about: frame_seq, or the latest (-1) unless the stream is stale: silent
+        for stale_s, or for stale_frames of its own frame intervals when that is longer (a vision half
+        that takes seconds per frame sends a frame every few seconds and is not stale between them)."""
         with self.changed:
             now = self._clock()
             stream = self.streams.get(stream_id)
@@ -476,6 +478,9 @@ class Assembler:
                 return FramePick(None, wire_codes.ERROR_NO_FRAME,
                                  f"stream {stream_id!r} has no decodable frame yet (no base layer arrived)")
             idle = now - stream.last_arrival
+            rate = stream.pace.rate_hz()
+            if rate > 0:  # NaN until the stream's pace is known
+                stale_s = max(stale_s, stale_frames / rate)
             if idle > stale_s:
                 why = ""
                 rejected = self.rejections.get(stream_id)

@@ -37,13 +37,13 @@ from prosem_core.link.controller import RateController, RateControllerConfig
 from prosem_core.link.estimator import EstimatorConfig, LinkEstimator
 from prosem_core.link.qos_policy import CAMERA_QOS, FEEDBACK_QOS, JPEG_QOS, LINK_STATE_QOS, QosPolicyConfig, layer_qos_for_link
 from prosem_core.link.refine_qos import RefineQosConfig
-from prosem_core.models.encoder import RUNTIMES
 from prosem_core.modes import MODE_NAMES, mode_info
 from prosem_core.query_session import locked_answerer
 from prosem_core.uplink import UplinkConfig, build_uplink
 from prosem_edge.transports import JpegTransport, LayerTransport
 from prosem_msgs.msg import LayerFeedback, LinkState
 from prosem_msgs.srv import Query
+from prosem_ros.model_params import MODEL_PARAMS, pipeline_from_params
 from prosem_ros.msg_convert import feedback_fields, fill_result, from_seconds, query_request, stream_id_for_namespace
 from prosem_ros.params import ParameterBinding, ParamSpec
 from prosem_ros.qos import to_profile
@@ -51,13 +51,10 @@ from prosem_ros.spin import StartupError, run_node
 
 PARAMS = [
     ParamSpec("mode", "progressive", "what goes over the uplink", choices=MODE_NAMES, read_only=True),
+    *MODEL_PARAMS,
     ParamSpec("stream_id", "", "id of this robot's stream; empty = last component of the namespace, or robot0", read_only=True),
     ParamSpec("compressed_input", False, "subscribe camera/image_raw/compressed (CompressedImage) instead of camera/image_raw",
               read_only=True),
-    ParamSpec("runtime", "onnx", "vision encoder runtime", choices=RUNTIMES, read_only=True),
-    ParamSpec("encoder_threads", 1, "threads of the vision encoder (0 = the runtime's default)", 0, 64, read_only=True),
-    ParamSpec("codebook", "", "Meta AutoEncoder codebook path (.npz/.json stem); empty = the shipped one", read_only=True),
-    ParamSpec("answer_head", "", "full_edge: answer head file; empty = the shipped one", read_only=True),
     ParamSpec("max_image_pixels", 4096 * 4096, "camera frames with more pixels are dropped before anything is allocated",
               1, 1 << 30, read_only=True),
     ParamSpec("max_image_bytes", 32 << 20, "compressed camera frames larger than this are dropped unread", 1, 1 << 31,
@@ -106,13 +103,14 @@ class EdgeNode(Node):
         try:
             self.params = ParameterBinding(self, PARAMS, apply=self._apply_params, cross_check=_cross_check)
             self.auth_key = auth.load_key(self.params["auth_key"], self.params["auth_key_file"])
-        except ValueError as exc:
+            self._pipeline = pipeline if pipeline is not None else pipeline_from_params(self.params.values)
+        except ValueError as exc:  # bad or unknown parameter, bad model options, unreadable key file
             raise StartupError(str(exc)) from None
         p = self.params
         self.mode = mode_info(p["mode"])
         self.stream_id = p["stream_id"] or stream_id_for_namespace(self.get_namespace())
-        self._pipeline = pipeline
         self._gate = FrameGate()  # the encode-rate cap, decided per arriving frame (worker only)
+        self._encode_s = 0.0  # smoothed time of the heavy part of a frame: the model sets the pace
         self._lock = threading.Lock()  # session, uplink, transport
         self._answer_lock = threading.Lock()  # full_edge: the answerer is not assumed thread-safe
         self.counters: Counter[str] = Counter()
@@ -149,33 +147,31 @@ class EdgeNode(Node):
             # Its own group: a slow answer holds one executor thread, never feedback or timers.
             self.create_service(Query, "prosem/edge_query", self._on_edge_query, callback_group=MutuallyExclusiveCallbackGroup())
         self.get_logger().info(
-            f"edge up: mode={self.mode.name} stream={self.stream_id} epoch={self.session.epoch} runtime={p['runtime']} "
+            f"edge up: mode={self.mode.name} stream={self.stream_id} epoch={self.session.epoch} model={p['model']} runtime={p['runtime']} "
             f"auth={'on' if self.auth_key else 'off'} base_qos=[{qos.base.describe()}] refine_qos=[{qos.refine.describe()}]")
 
     # -- models -------------------------------------------------------------------------------
 
     @property
     def pipeline(self) -> Any:
-        if self._pipeline is None:
-            from prosem_core.pipeline import default_pipeline
-
-            p = self.params
-            self._pipeline = default_pipeline(runtime=p["runtime"], threads=p["encoder_threads"] or None,
-                                              codebook=p["codebook"] or None, answer_head=p["answer_head"] or None)
         return self._pipeline
 
     def start(self) -> EdgeNode:
-        """Build the models this mode needs (a StartupError says what to run when a file is missing),
-        warm them up, then start the frame worker."""
+        """Build and check the models this mode needs (StartupError: one line saying what to run, e.g. a
+        missing ONNX export or a codebook of another model), warm them up, then start the frame worker."""
         try:
-            if self.uplink.needs_tokens:
-                _ = self.pipeline.encoder
-            if self.mode.wire == "layers":
-                _ = self.pipeline.codec
+            check = getattr(self.pipeline, "check", None)  # test doubles have none
+            if check is not None and self.uplink.needs_tokens:
+                summary = check("both" if self.mode.name == "full_edge" else "edge")
+                self.get_logger().info(f"model: {summary}")
+            elif self.uplink.needs_tokens:
+                _ = self.pipeline.encoder, self.pipeline.codec
             if self.params["warmup"]:
+                t0 = time.monotonic()
                 self.uplink.warm_up()
+                self._encode_s = time.monotonic() - t0 if self.uplink.needs_tokens else 0.0
         except Exception as exc:
-            raise StartupError(f"cannot build the edge models: {exc}") from None
+            raise StartupError(f"cannot start the edge models: {exc}") from None
         self._worker = threading.Thread(target=self._work, name="prosem_edge_worker", daemon=True)
         self._worker.start()
         self.ready.set()
@@ -188,9 +184,14 @@ class EdgeNode(Node):
         return EstimatorConfig(initial_rate_bps=p["initial_rate_bps"], min_rate_bps=p["min_rate_bps"],
                                max_rate_bps=p["max_rate_bps"], silence_s=p["silence_s"], target_delay_s=p["target_delay_s"])
 
+    def pace_hz(self) -> float:
+        """Frames per second this edge can send: the parameter, or what the model's encode time allows."""
+        cap = self.params["max_encode_rate_hz"]
+        return min(cap, 1.0 / self._encode_s) if self._encode_s > 0 else cap
+
     def _controller_config(self) -> RateControllerConfig:
         p = self.params
-        return RateControllerConfig(target_delay_s=p["target_delay_s"], max_frame_rate_hz=p["max_encode_rate_hz"],
+        return RateControllerConfig(target_delay_s=p["target_delay_s"], max_frame_rate_hz=self.pace_hz(),
                                     utilization=p["utilization"], max_layers_per_frame=p["max_layers_per_frame"],
                                     refine_loss_threshold=p["refine_loss_threshold"],
                                     outage_frame_rate_hz=p["outage_frame_rate_hz"], enabled=p["rate_control"])
@@ -259,11 +260,23 @@ class EdgeNode(Node):
             check_frame_id(msg.header.frame_id)  # copied into every layer: bounded
         except FieldError as exc:
             raise images.ImageError(str(exc)) from None
-        prepared = self.uplink.prepare(images.msg_to_rgb(msg, self.image_limits))
+        rgb = images.msg_to_rgb(msg, self.image_limits)
+        t0 = time.monotonic()
+        prepared = self.uplink.prepare(rgb)
+        self._follow_model_pace(time.monotonic() - t0)
         self.counters["frames_encoded"] += 1
         with self._lock:
             now = time.time()
             self._send(self.uplink.commit(prepared, now, context=msg.header), now)
+
+    def _follow_model_pace(self, encode_s: float) -> None:
+        """A vision half that takes seconds per frame sets the pace: the rate controller plans (and the
+        refinement lifespan follows) the frame rate the model allows, not max_encode_rate_hz."""
+        self._encode_s = encode_s if self._encode_s <= 0 else 0.8 * self._encode_s + 0.2 * encode_s
+        pace = self.pace_hz()
+        with self._lock:
+            if abs(pace - self.session.controller.cfg.max_frame_rate_hz) > 0.05 * pace:
+                self.session.controller.cfg.max_frame_rate_hz = pace
 
     def _send(self, out: list, now: float) -> None:
         """Caller holds the lock."""
@@ -308,11 +321,11 @@ class EdgeNode(Node):
             msg.loss_rate = float(est.loss_rate)
             msg.queue_delay_s = float(est.queue_delay_s)
             msg.layers_per_frame = min(255, int(ctl.layers_per_frame))
-            msg.frame_rate_hz = float(min(ctl.frame_rate_hz, self.params["max_encode_rate_hz"]))
+            msg.frame_rate_hz = float(min(ctl.frame_rate_hz, self.pace_hz()))
             msg.bytes_per_frame = int(self._bytes_per_frame(ctl.layers_per_frame))
             msg.mode = self.mode.name
             if isinstance(self.transport, LayerTransport):
-                wanted = layer_qos_for_link(est, ctl.frame_rate_hz, self.qos_cfg).refine
+                wanted = layer_qos_for_link(est, min(ctl.frame_rate_hz, self.pace_hz()), self.qos_cfg).refine
                 if self.transport.want_refine_qos(wanted):
                     self.counters["qos_changes"] += 1
                     self.get_logger().info(f"refinement QoS [{self.transport.refine_qos.describe()}] -> [{wanted.describe()}]")

@@ -89,11 +89,6 @@ class VlmBackend(ABC):
 
     family: str = "abstract"
 
-    @classmethod
-    def from_pretrained_dir(cls, model_dir: str, **config) -> VlmBackend:
-        """Load from a local directory (never a hub id); `config`: further VlmConfig fields."""
-        raise NotImplementedError
-
     @property
     @abstractmethod
     def token_shape(self) -> tuple[int, int]:

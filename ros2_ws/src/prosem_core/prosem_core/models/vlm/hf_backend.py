@@ -77,12 +77,6 @@ class HfVlmBackend(VlmBackend):
     family_name: str = ""  # what open_model_dir must find in config.json
 
     @classmethod
-    def from_pretrained_dir(cls, model_dir: str | Path, **overrides) -> HfVlmBackend:
-        """Load from a local directory saved with save_pretrained (model + tokenizer + processor)."""
-        config = VlmConfig(model_dir=str(model_dir), **overrides)
-        return cls.from_config(config)
-
-    @classmethod
     def from_config(cls, config: VlmConfig) -> HfVlmBackend:
         mdir = open_model_dir(config.model_dir, expect_family=cls.family_name)
         model_cls = cls._model_class(mdir.config.get("model_type"))

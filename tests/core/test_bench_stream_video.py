@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import io
 import os
+import threading
 
 import numpy as np
 import pytest
@@ -38,9 +39,14 @@ def test_round_trip_counts_every_byte_the_decoder_needs(codec, frames):
     check_available([codec])
     policy = (os.sched_getscheduler(0), os.sched_getparam(0).sched_priority)
     stream = encode_frames(frames, codec, quality=30 if codec != "av1" else 40, fps=5.0, keyint=4)
-    # SVT-AV1 run as root makes its caller SCHED_FIFO 99; the wrapper must undo it (or every process
-    # started later inherits real-time priority).
+    # SVT-AV1 run as root makes its calling thread SCHED_FIFO 99, and threads created from it later
+    # inherit that; the encoder runs on a thread of its own, so neither this thread nor a new one changes.
     assert (os.sched_getscheduler(0), os.sched_getparam(0).sched_priority) == policy
+    probe = []
+    later = threading.Thread(target=lambda: probe.append(os.sched_getscheduler(0)))
+    later.start()
+    later.join()
+    assert probe == [policy[0]]
     assert len(stream.packets) == len(frames) == len(stream.keyframe)
     assert stream.frame_bytes.tolist() == [len(p) for p in stream.packets] and all(stream.frame_bytes > 0)
     # Keyframes where the interval puts them (x264 may add one on a scene cut: none in 7 frames of one scene).

@@ -17,8 +17,7 @@ check that the counted bytes alone decode (a fresh decoder, no extradata).
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
-from contextlib import contextmanager
+import threading
 from dataclasses import dataclass, field
 from fractions import Fraction
 
@@ -111,23 +110,31 @@ def encoder_settings(codec: str, quality: int, keyint: int) -> dict[str, str]:
     return opts
 
 
-@contextmanager
-def _scheduling_kept() -> Iterator[None]:
-    """Undo what an encoder does to the calling thread's scheduling. SVT-AV1, run as root, switches
-    the thread that opens it to SCHED_FIFO priority 99; left so, every process started afterwards
-    (a test's nodes) inherits real-time priority, and a busy one starves the machine."""
-    policy, param = os.sched_getscheduler(0), os.sched_getparam(0)
-    try:
-        yield
-    finally:
-        if (os.sched_getscheduler(0), os.sched_getparam(0).sched_priority) != (policy, param.sched_priority):
-            os.sched_setscheduler(0, policy, param)
+def _on_own_thread(fn, *args):
+    """fn(*args) on a thread of its own, which then ends. SVT-AV1, run as root, switches the thread that
+    opens it to SCHED_FIFO priority 99, in the kernel and in glibc's record of the thread, which every
+    thread created from it later inherits (Fast DDS's threads of a test's nodes then spin at real-time
+    priority and starve the machine). Confined to a thread that dies, it leaks to nothing."""
+    result: list = []
+
+    def run() -> None:
+        try:
+            result.append((True, fn(*args)))
+        except BaseException as exc:  # re-raised in the caller
+            result.append((False, exc))
+
+    worker = threading.Thread(target=run, name="video_encoder")
+    worker.start()
+    worker.join()
+    ok, value = result[0]
+    if not ok:
+        raise value
+    return value
 
 
 def encode_frames(frames: list[np.ndarray], codec: str, quality: int, fps: float, keyint: int) -> EncodedStream:
     """RGB uint8 frames (all the same size, even width/height) -> one live-settings stream."""
-    with _scheduling_kept():
-        return _encode_frames(frames, codec, quality, fps, keyint)
+    return _on_own_thread(_encode_frames, frames, codec, quality, fps, keyint)
 
 
 def _encode_frames(frames: list[np.ndarray], codec: str, quality: int, fps: float, keyint: int) -> EncodedStream:

@@ -1,9 +1,11 @@
 """Linear transforms of the codec: an orthonormal spatial pyramid over the token grid and the
 downstream model's error metric over channels.
 
-Spatial pyramid. Tokens X [T, D] on an h x w grid (square if T is a square, else 1 x T) are mapped by
-an orthonormal T x T matrix B into levels: level 0 is the mean token (scaled by sqrt(T)), level 1
-the contrasts between the cells of a coarse grid (e.g. 2 x 2), level 2 the detail inside each cell.
+Spatial pyramid. Tokens X [T, D] in `views` blocks of consecutive tokens, each an h x w grid (square
+if the tokens per view are a square, else 1 x n, or given) are mapped by an orthonormal T x T matrix B
+into levels: level 0 is the mean token (scaled by sqrt(T)), then (views > 1) the contrasts between
+the views' means, then the contrasts between the cells of a coarse grid of each view (e.g. 2 x 2),
+last the detail inside each cell.
 Orthonormality makes squared error add up per coefficient, which is what makes the signalled
 fidelity exact and monotone in the number of layers.
 
@@ -26,11 +28,29 @@ def token_grid(tokens: int) -> tuple[int, int]:
     return (side, side) if side * side == tokens else (1, tokens)
 
 
+def view_grid(tokens: int, views: int = 1, grid: tuple[int, ...] = ()) -> tuple[int, int]:
+    """(h, w) of each view's grid; ValueError when the layout does not tile `tokens`."""
+    if views < 1 or tokens % views:
+        raise ValueError(f"{tokens} tokens do not split into {views} equal views")
+    per_view = tokens // views
+    if not grid:
+        return token_grid(per_view)
+    if len(grid) != 2 or grid[0] * grid[1] != per_view:
+        raise ValueError(f"grid {tuple(grid)} does not hold the {per_view} tokens of a view")
+    return int(grid[0]), int(grid[1])
+
+
 def _cells(h: int, w: int, split: int) -> np.ndarray:
     """Cell index of every token when the h x w grid is cut into split x split cells."""
     rows = np.concatenate([np.full(len(a), i) for i, a in enumerate(np.array_split(np.arange(h), min(split, h)))])
     cols = np.concatenate([np.full(len(a), i) for i, a in enumerate(np.array_split(np.arange(w), min(split, w)))])
     return (rows[:, None] * min(split, w) + cols[None, :]).reshape(-1)
+
+
+def _view_cells(h: int, w: int, views: int, split: int) -> np.ndarray:
+    """Cell index of every token over all views (cells of view v follow those of view v - 1)."""
+    cells = _cells(h, w, split)
+    return (np.arange(views)[:, None] * (cells.max() + 1) + cells[None, :]).reshape(-1)
 
 
 def _orthonormal_complement(basis: np.ndarray, span: np.ndarray) -> np.ndarray:
@@ -41,18 +61,20 @@ def _orthonormal_complement(basis: np.ndarray, span: np.ndarray) -> np.ndarray:
     return vt[keep]
 
 
-def pyramid_basis(tokens: int, splits: tuple[int, ...] = (2,)) -> tuple[np.ndarray, list[slice]]:
+def pyramid_basis(tokens: int, splits: tuple[int, ...] = (2,), views: int = 1,
+                  grid: tuple[int, ...] = ()) -> tuple[np.ndarray, list[slice]]:
     """Orthonormal B [T, T] whose row groups are the pyramid levels; returns (B, level slices).
 
-    Levels: the mean, then one level per split factor (cells of that grid minus coarser levels),
-    then the remaining per-token detail. Detail rows are built per coarsest-fine cell so each is
-    spatially local.
+    Levels: the mean, then (views > 1) the view means, then one level per split factor (cells of that
+    grid in every view, minus coarser levels), then the remaining per-token detail. Detail rows are
+    built per finest cell so each is spatially local (and never spans two views).
     """
-    h, w = token_grid(tokens)
+    h, w = view_grid(tokens, views, grid)
     rows = [np.full((1, tokens), 1.0 / math.sqrt(tokens))]
     slices = [slice(0, 1)]
-    for split in splits:
-        cells = _cells(h, w, split)
+    groups = [np.repeat(np.arange(views), h * w)] if views > 1 else []
+    groups += [_view_cells(h, w, views, split) for split in splits]
+    for cells in groups:
         indicator = np.stack([(cells == c).astype(np.float64) for c in range(cells.max() + 1)])
         new = _orthonormal_complement(np.concatenate(rows), indicator)
         if len(new):
@@ -60,7 +82,7 @@ def pyramid_basis(tokens: int, splits: tuple[int, ...] = (2,)) -> tuple[np.ndarr
             rows.append(new)
     basis = np.concatenate(rows)
     # Detail: within each finest cell, the contrasts of its tokens (local support).
-    finest = _cells(h, w, splits[-1]) if splits else np.zeros(tokens, int)
+    finest = groups[-1] if groups else np.zeros(tokens, int)
     detail = []
     for c in range(finest.max() + 1):
         members = np.flatnonzero(finest == c)

@@ -383,12 +383,16 @@ class MetaAutoEncoder:
         return self.encode_against(tokens, frame_seq, reference, ref_layers)[0]
 
     def encode_against(self, tokens: np.ndarray, frame_seq: int, reference: tuple[int, np.ndarray] | None,
-                       ref_layers: int = 1, keyframe_above: float | None = None) -> tuple[list[bytes], float]:
+                       ref_layers: int = 1, keyframe_above: float | None = None,
+                       min_exponents: Sequence[int] | None = None) -> tuple[list[bytes], float]:
         """encode() that also returns the change measure: the model-weighted energy of the mean
         token's change against the reference over the frame's own mean-token energy about the
         calibration mean (0 = same scene, still; about 1 or more = the reference does not help;
         1.0 for keyframes). With keyframe_above set, a frame whose change exceeds it (a scene cut)
-        is coded as a keyframe instead; read the layers' headers to see which it became."""
+        is coded as a keyframe instead; read the layers' headers to see which it became.
+        min_exponents (per layer, for a change against a reference): never code a layer with a finer
+        step than this (`layer_exponents` of the reference frame), so a change is coded at the
+        quality the reference had: a still scene then costs next to nothing instead of refining."""
         x = self._check_tokens(tokens, "tokens")
         if not 0 <= int(frame_seq) <= 0xFFFFFFFF:
             raise CodecError("frame_seq must fit in uint32")
@@ -403,15 +407,20 @@ class MetaAutoEncoder:
         if ref is not None and keyframe_above is not None and change > keyframe_above:
             ref_seq, ref = int(frame_seq), None
             coefs, energy, trunc, _ = self._coefficients(x, None)
+        floor_exp = [0] * self.layer_count
+        if ref is not None and min_exponents is not None:
+            floor_exp = [max(0, min(int(e), 127)) for e in list(min_exponents)[:self.layer_count]]
+            floor_exp += [0] * (self.layer_count - len(floor_exp))
         dz = self.config.deadzone
+        steps = self.base_steps
         residual = coefs.copy()  # what is still to code, after each layer
         payloads, errs = [], []
         for j, idx in enumerate(self._layer_index):
             budget = self.layer_budgets[j]
             r = residual[idx]
-            exponent = 0
+            exponent = floor_exp[j]
             while exponent < 128:
-                step = self.base_steps[j] * STEP_EXPONENT_BASE ** exponent
+                step = steps[j] * STEP_EXPONENT_BASE ** exponent
                 q = quantize(r, step, dz)
                 plan = plan_bands(q, self._layer_edges[j])
                 size = HEADER_SIZE + 1 + plan.size
@@ -434,6 +443,17 @@ class MetaAutoEncoder:
                                  ref_layers=0 if ref is None else int(ref_layers))
             layers.append(pack_layer(header, payload))
         return layers, change
+
+    @staticmethod
+    def layer_exponents(layers: Sequence[bytes]) -> list[int]:
+        """The step exponent each layer was coded with (its step is base step * 2^(e/4))."""
+        out = []
+        for layer in layers:
+            buf = payload_of(layer)
+            if len(buf) < 1:
+                raise CodecError("empty layer payload")
+            out.append(struct.unpack_from("<b", buf, 0)[0])
+        return out
 
     # ------------------------------------------------------------------ decoding
     def _coarse_decoder(self) -> np.ndarray:
@@ -480,12 +500,13 @@ class MetaAutoEncoder:
             ref = self._check_tokens(reference[1], "reference tokens")
         recon = np.zeros(self._scan_size, np.float32)
         coded = [False] * len(self._levels)
+        steps = self.base_steps
         for j, layer in enumerate(layers):
             buf = payload_of(layer).tobytes()
             if not buf:
                 raise CodecError("empty layer payload")
             exponent = struct.unpack_from("<b", buf, 0)[0]
-            step = self.base_steps[j] * STEP_EXPONENT_BASE ** exponent
+            step = steps[j] * STEP_EXPONENT_BASE ** exponent
             recon[self._layer_index[j]] += dequantize(decode_bands(buf[1:], self._layer_edges[j]), step)
             for lv in self.layer_levels[j]:
                 coded[lv] = True

@@ -47,12 +47,6 @@ def _cells(h: int, w: int, split: int) -> np.ndarray:
     return (rows[:, None] * min(split, w) + cols[None, :]).reshape(-1)
 
 
-def _view_cells(h: int, w: int, views: int, split: int) -> np.ndarray:
-    """Cell index of every token over all views (cells of view v follow those of view v - 1)."""
-    cells = _cells(h, w, split)
-    return (np.arange(views)[:, None] * (cells.max() + 1) + cells[None, :]).reshape(-1)
-
-
 def _orthonormal_complement(basis: np.ndarray, span: np.ndarray) -> np.ndarray:
     """Orthonormal rows spanning span's row space minus basis's row space (basis rows orthonormal)."""
     resid = span - (span @ basis.T) @ basis if basis.size else span.copy()
@@ -61,20 +55,13 @@ def _orthonormal_complement(basis: np.ndarray, span: np.ndarray) -> np.ndarray:
     return vt[keep]
 
 
-def pyramid_basis(tokens: int, splits: tuple[int, ...] = (2,), views: int = 1,
-                  grid: tuple[int, ...] = ()) -> tuple[np.ndarray, list[slice]]:
-    """Orthonormal B [T, T] whose row groups are the pyramid levels; returns (B, level slices).
-
-    Levels: the mean, then (views > 1) the view means, then one level per split factor (cells of that
-    grid in every view, minus coarser levels), then the remaining per-token detail. Detail rows are
-    built per finest cell so each is spatially local (and never spans two views).
-    """
-    h, w = view_grid(tokens, views, grid)
+def _single_view_basis(h: int, w: int, splits: tuple[int, ...]) -> tuple[np.ndarray, list[slice]]:
+    """Pyramid of one h x w grid: its mean, one level per split, per-token detail (rows local to cells)."""
+    tokens = h * w
     rows = [np.full((1, tokens), 1.0 / math.sqrt(tokens))]
     slices = [slice(0, 1)]
-    groups = [np.repeat(np.arange(views), h * w)] if views > 1 else []
-    groups += [_view_cells(h, w, views, split) for split in splits]
-    for cells in groups:
+    for split in splits:
+        cells = _cells(h, w, split)
         indicator = np.stack([(cells == c).astype(np.float64) for c in range(cells.max() + 1)])
         new = _orthonormal_complement(np.concatenate(rows), indicator)
         if len(new):
@@ -82,7 +69,7 @@ def pyramid_basis(tokens: int, splits: tuple[int, ...] = (2,), views: int = 1,
             rows.append(new)
     basis = np.concatenate(rows)
     # Detail: within each finest cell, the contrasts of its tokens (local support).
-    finest = groups[-1] if groups else np.zeros(tokens, int)
+    finest = _cells(h, w, splits[-1]) if splits else np.zeros(tokens, int)
     detail = []
     for c in range(finest.max() + 1):
         members = np.flatnonzero(finest == c)
@@ -93,6 +80,38 @@ def pyramid_basis(tokens: int, splits: tuple[int, ...] = (2,), views: int = 1,
     if len(detail_rows):
         slices.append(slice(len(basis), len(basis) + len(detail_rows)))
         basis = np.concatenate([basis, detail_rows])
+    return basis, slices
+
+
+def pyramid_basis(tokens: int, splits: tuple[int, ...] = (2,), views: int = 1,
+                  grid: tuple[int, ...] = ()) -> tuple[np.ndarray, list[slice]]:
+    """Orthonormal B [T, T] whose row groups are the pyramid levels; returns (B, level slices).
+
+    Levels: the mean, then (views > 1) the contrasts between the view means, then one level per
+    split factor (the cells of that grid in every view, minus coarser levels), then the remaining
+    per-token detail. Every row below the view level lives inside one view (rows of view v follow
+    those of view v - 1 within a level), and detail rows inside one finest cell.
+    """
+    h, w = view_grid(tokens, views, grid)
+    one, one_slices = _single_view_basis(h, w, splits)
+    per = h * w
+    if views == 1:
+        assert one.shape == (tokens, tokens)
+        return one, one_slices
+    view_of = np.repeat(np.arange(views), per)
+    mean = np.full((1, tokens), 1.0 / math.sqrt(tokens))
+    indicator = np.stack([(view_of == v).astype(np.float64) for v in range(views)])
+    rows = [mean, _orthonormal_complement(mean, indicator)]
+    for sl in one_slices[1:]:
+        level = np.zeros((views * (sl.stop - sl.start), tokens))
+        for v in range(views):
+            level[v * (sl.stop - sl.start):(v + 1) * (sl.stop - sl.start), v * per:(v + 1) * per] = one[sl]
+        rows.append(level)
+    slices, start = [], 0
+    for r in rows:
+        slices.append(slice(start, start + len(r)))
+        start += len(r)
+    basis = np.concatenate(rows)
     assert basis.shape == (tokens, tokens)
     return basis, slices
 

@@ -11,6 +11,7 @@ exactly how much error remains after each layer and signals it as the layer's fi
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import math
@@ -159,6 +160,10 @@ class MetaAutoEncoder:
             cfg = CodecConfig(**config)
         except TypeError as exc:
             raise ValueError(f"bad codec config: {exc}") from exc
+        # The codebook stores its plan explicitly: a later change of default_plan must not change
+        # what an existing codebook id means.
+        levels, budgets = cfg.plan()
+        cfg = dataclasses.replace(cfg, layer_levels=levels, layer_budgets=budgets)
         x = np.asarray(calib_tokens, np.float32)
         if x.ndim != 3 or x.shape[0] < 2 or not np.isfinite(x).all():
             raise ValueError(f"calib_tokens must be a finite [N>=2, T, D] array, got shape {x.shape}")

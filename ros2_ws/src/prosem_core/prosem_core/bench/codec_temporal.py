@@ -5,7 +5,7 @@ encoded by the default encoder; plus a still camera (frame 0 again and again, fr
 Simulated link: the sender sends the first k layers of every frame; each layer is dropped
 independently with probability `loss` (seeded, the same drops for every mode); the receiver's
 prefix is the layers before the first drop; its receipt (frame, prefix) reaches the sender
-`feedback_delay` frames later. A frame whose base layer is lost is never confirmed, so the sender
+`delay` frames later (0 and 1 are measured). A frame whose base layer is lost is never confirmed, so the sender
 keeps coding against an older confirmed frame (or a keyframe when none is recent enough).
 Modes, each with the codec's TemporalEncoder / TemporalDecoder:
     keyframes       every frame a keyframe (what the edge sends today)
@@ -32,7 +32,9 @@ class TemporalBenchConfig:
     frames: int = 200           # camera frames (40 s at 5 fps: 10 scene cuts)
     still_frames: int = 20
     losses: tuple[float, ...] = (0.0, 0.3)
-    feedback_delay: int = 1     # frames between a frame and its receipt reaching the sender
+    # Frames between a frame and its receipt reaching the sender: 0 = before the next frame is coded
+    # (round trip under 200 ms at 5 fps, a normal link); 1 = one frame later (a slow link).
+    feedback_delays: tuple[int, ...] = (0, 1)
     keyframe_interval: int = 50
     cut_threshold: float = 0.6
     seed: int = 0
@@ -60,7 +62,7 @@ def _drops(frames: int, layers: int, loss: float, seed: int) -> np.ndarray:
 
 
 def simulate(ae, tokens: np.ndarray, mode: str, loss: float, cfg: TemporalBenchConfig, sent: int,
-             score) -> dict:
+             score, delay: int = 0) -> dict:
     """Run one mode over the sequence with `sent` layers sent per frame. For every prefix k <= sent
     (the receiver then holds the first min(k, arrived) layers) score(k, i, tokens or None) gets what
     the receiver decodes of frame i, None when nothing of it decodes. The sender's behaviour does
@@ -93,11 +95,11 @@ def simulate(ae, tokens: np.ndarray, mode: str, loss: float, cfg: TemporalBenchC
             try:
                 rx.decode(layers[:arrived])
                 ref = None if h.keyframe else (h.ref_frame_seq, rx.reference_tokens(h.ref_frame_seq, h.ref_layers))
-                pending.append((i + 1 + cfg.feedback_delay, "receipt", i, arrived))
+                pending.append((i + 1 + delay, "receipt", i, arrived))
             except CodecError:
                 arrived = 0
                 errors += 1
-                pending.append((i + 1 + cfg.feedback_delay, "keyframe", i, 0))
+                pending.append((i + 1 + delay, "keyframe", i, 0))
         for k in range(1, sent + 1):
             p = min(k, arrived)
             score(k, i, ae.decode(layers[:p], reference=ref) if p else None)
@@ -142,14 +144,16 @@ def run_temporal(ae, encoder, answerer, fc, cfg: TemporalBenchConfig, progress=l
     nl = ae.layer_count
     rows = []
     for loss in cfg.losses:
-        runs = [(mode, nl, range(1, nl + 1)) for mode in ("keyframes", "temporal-base")]
-        runs += [("temporal-prefix", k, [k]) for k in range(2, nl + 1)]
-        for mode, sent, ks in runs:
+        # keyframes do not depend on feedback; the alternative protocol is run at the first delay only
+        runs = [("keyframes", nl, range(1, nl + 1), cfg.feedback_delays[0])]
+        runs += [("temporal-base", nl, range(1, nl + 1), d) for d in cfg.feedback_delays]
+        runs += [("temporal-prefix", k, [k], cfg.feedback_delays[0]) for k in range(2, nl + 1)]
+        for mode, sent, ks, delay in runs:
             scores = _Scores(len(tokens), range(1, sent + 1), ref_top1, ref_answers, fc, answerer)
-            r = simulate(ae, tokens, mode, loss, cfg, sent, scores)
+            r = simulate(ae, tokens, mode, loss, cfg, sent, scores, delay)
             for k in ks:
                 top1, ans, fresh = scores.agreement(k)
-                rows.append({"loss": loss, "k": k, "mode": mode,
+                rows.append({"loss": loss, "delay": delay, "k": k, "mode": mode,
                              "bytes_per_frame": float(r["layer_bytes"][:, :k].sum(axis=1).mean()),
                              "top1_agreement": top1, "answer_head_agreement": ans, "frames_decoded": fresh,
                              "keyframes": r["keyframes"], "keyframe_requests": r["errors"]})
@@ -198,31 +202,37 @@ def _frontier(rows: list[dict], agreement: float, slack: float) -> dict | None:
 
 
 def _matched(rows: list[dict]) -> dict:
-    """Per loss, for each keyframe-only operating point's top-1 agreement a: the cheapest keyframe
-    point reaching a and the cheapest temporal point (of one mode, any prefix) reaching a - 0.01;
-    their bytes ratio. Frontier against frontier: neither side pays for layers the answer does not
-    need. Also the same-prefix comparison (bytes and both agreements at equal k)."""
+    """Per loss and feedback delay, for each keyframe-only operating point's top-1 agreement a: the
+    cheapest keyframe point reaching a and the cheapest temporal point (of one mode, any prefix)
+    reaching a - 0.01; their bytes ratio. Frontier against frontier: neither side pays for layers
+    the answer does not need. `at_base_layer` is the operating point of open questions (what the
+    ImageNet head needs: the keyframe base layer); `worst` is over every keyframe operating point.
+    Also the same-prefix comparison (bytes and both agreements at equal k)."""
     out: dict = {}
     for loss in sorted({r["loss"] for r in rows}):
         at = [r for r in rows if r["loss"] == loss]
         keyrows = [r for r in at if r["mode"] == "keyframes"]
         for mode in ("temporal-base", "temporal-prefix"):
-            mode_rows = [r for r in at if r["mode"] == mode or (r["mode"] == "temporal-base" and r["k"] == 1)]
-            frontier, same_k = {}, {}
-            for key in keyrows:
-                kf = _frontier(keyrows, key["top1_agreement"], 0.0)
-                tf = _frontier(mode_rows, key["top1_agreement"], 0.01)
-                frontier[f"top1>={key['top1_agreement']:.3f}"] = None if tf is None else {
-                    "keyframe_k": kf["k"], "keyframe_bytes": kf["bytes_per_frame"],
-                    "temporal_k": tf["k"], "temporal_bytes": tf["bytes_per_frame"], "temporal_top1": tf["top1_agreement"],
-                    "ratio": round(tf["bytes_per_frame"] / kf["bytes_per_frame"], 3)}
-                twin = next((r for r in mode_rows if r["k"] == key["k"]), None)
-                if twin:
-                    same_k[f"k={key['k']}"] = {
-                        "ratio": round(twin["bytes_per_frame"] / key["bytes_per_frame"], 3),
-                        "top1": [key["top1_agreement"], twin["top1_agreement"]],
-                        "answer_head": [key["answer_head_agreement"], twin["answer_head_agreement"]]}
-            ratios = [v["ratio"] for v in frontier.values() if v]
-            out[f"loss={loss}:{mode}"] = {"frontier": frontier, "same_prefix": same_k,
-                                          "worst_frontier_ratio": max(ratios) if ratios else None}
+            for delay in sorted({r["delay"] for r in at if r["mode"] == mode}):
+                mode_rows = [r for r in at if r["delay"] == delay and (r["mode"] == mode or (r["mode"] == "temporal-base" and r["k"] == 1))]
+                frontier, same_k = {}, {}
+                for key in keyrows:
+                    kf = _frontier(keyrows, key["top1_agreement"], 0.0)
+                    tf = _frontier(mode_rows, key["top1_agreement"], 0.01)
+                    frontier[f"k={key['k']}"] = None if tf is None else {
+                        "keyframe_top1": key["top1_agreement"], "keyframe_k": kf["k"], "keyframe_bytes": kf["bytes_per_frame"],
+                        "temporal_k": tf["k"], "temporal_bytes": tf["bytes_per_frame"], "temporal_top1": tf["top1_agreement"],
+                        "ratio": round(tf["bytes_per_frame"] / kf["bytes_per_frame"], 3)}
+                    twin = next((r for r in mode_rows if r["k"] == key["k"]), None)
+                    if twin:
+                        same_k[f"k={key['k']}"] = {
+                            "ratio": round(twin["bytes_per_frame"] / key["bytes_per_frame"], 3),
+                            "top1": [key["top1_agreement"], twin["top1_agreement"]],
+                            "answer_head": [key["answer_head_agreement"], twin["answer_head_agreement"]]}
+                ratios = [v["ratio"] for v in frontier.values() if v]
+                base = frontier.get("k=1")
+                out[f"loss={loss}:delay={delay}:{mode}"] = {
+                    "frontier": frontier, "same_prefix": same_k,
+                    "at_base_layer": base["ratio"] if base else None,
+                    "worst": max(ratios) if ratios else None}
     return out

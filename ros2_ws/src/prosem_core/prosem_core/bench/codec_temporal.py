@@ -24,6 +24,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from prosem_core.codec.temporal import DEFAULT_CUT_THRESHOLD, DEFAULT_KEYFRAME_INTERVAL
+
 QUESTIONS = ("what shape is in the image?", "what color is the shape?")
 
 
@@ -35,8 +37,8 @@ class TemporalBenchConfig:
     # Frames between a frame and its receipt reaching the sender: 0 = before the next frame is coded
     # (round trip under 200 ms at 5 fps, a normal link); 1 = one frame later (a slow link).
     feedback_delays: tuple[int, ...] = (0, 1)
-    keyframe_interval: int = 50
-    cut_threshold: float = 0.6
+    keyframe_interval: int = DEFAULT_KEYFRAME_INTERVAL
+    cut_threshold: float = DEFAULT_CUT_THRESHOLD
     seed: int = 0
 
 

@@ -32,7 +32,7 @@ includes the 31-byte header (layer format version 2).
 
 Temporal mode: `TemporalEncoder` / `TemporalDecoder` (temporal.py) are what nodes call:
 
-    tx = TemporalEncoder(ae)                  # keyframe_interval=50, cut_threshold=0.6, history=32
+    tx = TemporalEncoder(ae)                  # keyframe_interval=50, cut_threshold=0.4, history=32
     layers = tx.encode(tokens, seq)           # keyframe or change against the newest confirmed frame
     tx.confirm(seq)                           # a receipt shows the receiver holds seq's base layer
     tx.request_keyframe()                     # the receiver asked (it could not decode)

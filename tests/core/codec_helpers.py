@@ -25,5 +25,5 @@ def small_codec(model_kind: str = "matrix") -> MetaAutoEncoder:
     """"matrix": a model map W [24, D] and a truncated detail level; "none": plain error, full basis."""
     rng = np.random.default_rng(7)
     model = rng.normal(size=(24, D)).astype(np.float32) if model_kind == "matrix" else None
-    return MetaAutoEncoder.fit(synthetic_tokens(160, seed=1), model=model, layer_budgets=(200, 300, 600, 1200),
+    return MetaAutoEncoder.fit(synthetic_tokens(160, seed=1), model=model, layer_budgets=(96, 96, 300, 600, 1200),
                                detail_components=32 if model_kind == "matrix" else D, metric_rank=16, step_calibration_frames=32)

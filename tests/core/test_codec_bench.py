@@ -29,3 +29,34 @@ def test_image_ratio_uses_cheapest_image_at_equal_or_better_agreement():
     out = _image_ratio(codec, images, "answer_agreement")
     assert out["k=1"]["image_bytes"] == 1000.0 and out["k=1"]["ratio"] == 10.0
     assert out["k=2"]["ratio"] is None and out["k=2"]["ratio_lower_bound"] == 5000.0 / 300.0
+
+
+def test_temporal_simulation_under_loss_and_frontier_matching():
+    from codec_helpers import small_codec, synthetic_tokens
+
+    from prosem_core.bench.codec_temporal import TemporalBenchConfig, _matched, simulate
+
+    ae = small_codec()
+    base, move = synthetic_tokens(2, seed=40)
+    frames = np.stack([base + 0.01 * i * move for i in range(30)])
+    cfg = TemporalBenchConfig(frames=30, keyframe_interval=10)
+    out = {}
+    for mode in ("keyframes", "temporal-base"):
+        got: dict = {}
+        r = simulate(ae, frames, mode, 0.3, cfg, ae.layer_count, lambda k, i, t, got=got: got.setdefault(k, []).append(t))
+        out[mode] = (r, got)
+        assert r["errors"] == 0  # receipts only confirm what arrived: the reference is always held
+    key, tmp = out["keyframes"][0], out["temporal-base"][0]
+    assert key["keyframes"] == 30 and 3 <= tmp["keyframes"] < 30
+    assert tmp["layer_bytes"][:, 0].mean() < 0.7 * key["layer_bytes"][:, 0].mean()
+    # the same drops in both modes: the same frames decode at every prefix
+    for k in range(1, ae.layer_count + 1):
+        assert [t is None for t in out["keyframes"][1][k]] == [t is None for t in out["temporal-base"][1][k]]
+    rows = [{"loss": 0.0, "k": 1, "mode": "keyframes", "bytes_per_frame": 200.0, "top1_agreement": 0.90, "answer_head_agreement": 0.5},
+            {"loss": 0.0, "k": 2, "mode": "keyframes", "bytes_per_frame": 400.0, "top1_agreement": 0.95, "answer_head_agreement": 0.6},
+            {"loss": 0.0, "k": 1, "mode": "temporal-base", "bytes_per_frame": 100.0, "top1_agreement": 0.945, "answer_head_agreement": 0.5},
+            {"loss": 0.0, "k": 2, "mode": "temporal-base", "bytes_per_frame": 300.0, "top1_agreement": 0.96, "answer_head_agreement": 0.6}]
+    m = _matched([dict(r, delay=0) for r in rows])["loss=0.0:delay=0:temporal-base"]
+    # keyframes reach 0.95 at 400 B; temporal reaches 0.94 (within 0.01) at 100 B
+    assert m["frontier"]["k=2"]["ratio"] == 0.25 and m["worst"] == 0.5 and m["at_base_layer"] == 0.5
+    assert m["same_prefix"]["k=2"]["ratio"] == 0.75

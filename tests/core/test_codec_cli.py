@@ -12,10 +12,10 @@ def test_calibrate_from_tokens(tmp_path, capsys):
     np.save(tmp_path / "tok.npy", synthetic_tokens(60, seed=4))
     out = tmp_path / "cb"
     rc = main(["calibrate", "--tokens", str(tmp_path / "tok.npy"), "--model", "none", "--out", str(out),
-               "--budgets", "256,256,512,1024", "--detail-components", "16"])
+               "--budgets", "256,256,512,1024", "--layer-levels", "0,01,2,012", "--detail-components", "16"])
     assert rc == 0
     ae = MetaAutoEncoder.load(out)
-    assert ae.config.layer_budgets == (256, 256, 512, 1024)
+    assert ae.config.layer_budgets == (256, 256, 512, 1024) and ae.layer_count == 4
     assert "--tokens" in ae.provenance["command"]
     assert ae.codebook_id in capsys.readouterr().err
 

@@ -9,7 +9,7 @@ import pytest
 from codec_helpers import small_codec, synthetic_tokens
 
 from prosem_core.codec import CodecError, read_header
-from prosem_core.codec.layer_format import HEADER_SIZE
+from prosem_core.codec.layer_format import HEADER_SIZE, PAYLOAD_LENGTH_OFFSET
 
 N_CASES = 10_000
 
@@ -23,7 +23,8 @@ def _fix_crc(layer: bytes) -> bytes:
 
 
 def _set_payload_len(layer: bytes) -> bytes:
-    return layer[:32] + struct.pack("<I", max(len(layer) - HEADER_SIZE, 0)) + layer[36:]
+    n = min(max(len(layer) - HEADER_SIZE, 0), 0xFFFF)
+    return layer[:PAYLOAD_LENGTH_OFFSET] + struct.pack("<H", n) + layer[PAYLOAD_LENGTH_OFFSET + 2:]
 
 
 def _mutate(rng: np.random.Generator, stacks: list[list[bytes]], foreign: list[bytes]) -> list[bytes]:
@@ -50,7 +51,7 @@ def _mutate(rng: np.random.Generator, stacks: list[list[bytes]], foreign: list[b
         extra = rng.integers(0, 256, int(rng.integers(0, 8)), dtype=np.uint8).tobytes()
         layers[i] = _fix_crc(_set_payload_len(bytes(b[:cut]) + extra))
     elif kind == 4:  # header field rewritten, CRC fixed
-        pos = int(rng.integers(4, HEADER_SIZE - 4))
+        pos = int(rng.integers(2, HEADER_SIZE - 4))
         b[pos] = int(rng.integers(256))
         layers[i] = _fix_crc(bytes(b))
     elif kind == 5:  # duplicate a layer
@@ -104,7 +105,8 @@ def test_fuzz_only_codec_error_escapes():
     assert outcomes["error"] > N_CASES // 2 and outcomes["ok"] > 0, outcomes
 
 
-@pytest.mark.parametrize("blob", [b"", b"PSMA", b"XXXX" + bytes(60), bytearray(100), memoryview(b"PSMA" * 20)])
+@pytest.mark.parametrize("blob", [b"", b"PSMA", b"PS", b"XXXX" + bytes(60), bytearray(100), memoryview(b"PSMA" * 20),
+                                  b"PS\x01" + bytes(60)])
 def test_read_header_rejects_junk(blob):
     with pytest.raises(CodecError):
         read_header(blob)

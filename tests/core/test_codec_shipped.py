@@ -10,7 +10,7 @@ def test_shipped_codebook_is_small_and_recorded():
     ae = default_codec()
     assert ae.token_shape == (49, 1280)
     assert ae.provenance["command"].startswith("prosem calibrate")
-    assert ae.config.layer_budgets[0] <= 1024
+    assert ae.layer_budgets[0] <= 256 and ae.layer_count == 5
     size = DEFAULT_CODEBOOK.with_suffix(".npz").stat().st_size
     assert size < 8 * 1024 * 1024
     assert MetaAutoEncoder.load(DEFAULT_CODEBOOK).codebook_id == ae.codebook_id
@@ -23,7 +23,7 @@ def test_shipped_codebook_round_trip_within_budgets():
     x = np.clip(rng.gamma(0.6, 0.8, size=(49, 1280)) * (rng.random((1, 1280)) < 0.5), 0, 6).astype(np.float32)
     layers = ae.encode(x, frame_seq=42)
     fids = []
-    for k, (layer, budget) in enumerate(zip(layers, ae.config.layer_budgets), start=1):
+    for k, (layer, budget) in enumerate(zip(layers, ae.layer_budgets), start=1):
         assert len(layer) <= budget < 64 * 1024
         assert read_header(layer).layer_index == k - 1
         xh = ae.decode(layers[:k])

@@ -1,22 +1,25 @@
 """Codec benchmark (`prosem bench codec`): bytes per frame vs downstream agreement, every method.
 
-Data: the first `limit` easy-VQA test images and all their questions; optionally held-out natural
-photos (scikit-image's grey photos and crops of them, never used for calibration).
+Data: the first `limit` easy-VQA test images and all their questions; held-out natural photos
+(models/sample_images.py HELD_OUT_PHOTOS: 8 photos, colour and grey, never used for calibration,
+each with seeded random crops); the bench camera sequence for the temporal section.
 Reference: answers of the default answerer on the uncompressed tokens (same encoder runtime).
 For every method and operating point we report bytes/frame, token cosine, answer agreement with the
 reference and accuracy (easy-VQA), ImageNet top-1 agreement of the EfficientNet-Lite0 head on the
-mean token, and encode/decode CPU ms per frame (thread CPU time, one thread: robust to a busy host).
+mean token (the open-question path; on photos also over the "confident" crops whose uncompressed
+top-1 probability is >= 0.5), and encode/decode CPU ms per frame (thread CPU time, one thread).
 
 Methods:
-  codec k=1..L   this Meta AutoEncoder, prefix of k layers (bytes include the 40-byte headers)
+  codec k=1..L   this Meta AutoEncoder, prefix of k layers (bytes include the 31-byte headers)
   fp16 / int8    all tokens in half precision / int8 with one float32 scale per token
   pooled-4/1     2x2-pooled / mean token in fp16, broadcast back over the grid for the answerer
   mean-4bit-zlib the issue's baseline: mean token, 4-bit uniform, zlib
-  pan: codec-*   panning camera over held-out photos: every frame a keyframe vs temporal mode
   jpeg/webp      the image compressed at several qualities, decoded and re-encoded in the cloud;
                  at the image's native size (easy-VQA: 64x64) and at the encoder's 224x224 input
                  (what a camera frame resized for the model costs)
 Encode/decode times of jpeg/webp are the image codec only (the cloud-side encoder run is extra).
+Temporal section (bench/codec_temporal.py): uplink bytes per frame of temporal coding vs keyframes
+only on the camera sequence, with no loss and 30 % of layers dropped.
 """
 from __future__ import annotations
 
@@ -35,13 +38,13 @@ QUALITIES = (10, 30, 50, 90)
 @dataclass
 class CodecBenchConfig:
     limit: int = 100  # easy-VQA test images (all their questions count)
-    photos: int = 80  # held-out photo crops (0: skip)
+    photos: int = 240  # held-out photo crops, spread over the held-out photos (0: skip)
     runtime: str = "onnx"  # encoder runtime for reference tokens and for jpeg/webp
     codebook: str | None = None  # None: the shipped codebook
     qualities: tuple[int, ...] = QUALITIES
     image_sizes: tuple[str, ...] = ("native", "224")
     timing_frames: int = 100
-    pan_frames: int = 8  # frames per panning sequence for the temporal-mode rows (0: skip)
+    temporal_frames: int = 160  # camera frames for the temporal section (0: skip)
     seed: int = 0
 
 
@@ -95,9 +98,15 @@ class _Scorer:
         words, _ = self.answerer.answer_shapes_batch(toks[pos], texts)
         return np.asarray(words)
 
+    def confident(self) -> np.ndarray:
+        """Frames whose uncompressed top-1 probability is >= 0.5 (the model is sure of them)."""
+        logits = self.tokens.mean(axis=1) @ self.fc[0].T + self.fc[1]
+        p = np.exp(logits - logits.max(axis=1, keepdims=True))
+        return p.max(axis=1) / p.sum(axis=1) >= 0.5
+
     def score(self, recon: np.ndarray) -> dict:
-        out = {"token_cosine": _cosine(recon, self.tokens),
-               "top1_agreement": float(np.mean(self.top1(recon) == self.ref_top1))}
+        same = self.top1(recon) == self.ref_top1
+        out = {"token_cosine": _cosine(recon, self.tokens), "top1_agreement": float(np.mean(same))}
         if self.q is not None:
             ans = self.answers(recon)
             out["answer_agreement"] = float(np.mean(ans == self.ref_answers))
@@ -188,64 +197,15 @@ def _codec_rows(name: str, tokens: np.ndarray, ae, scorer: _Scorer, cfg: CodecBe
         recon = np.stack([ae.decode(ls[:k]) for ls in layers])
         nbytes = [sum(len(x) for x in ls[:k]) for ls in layers]
         fid = [ae.fidelity(ls[:k]) for ls in layers]
+        conf = scorer.confident()
+        same = scorer.top1(recon) == scorer.ref_top1
         rows.append(Row("codec", f"k={k}", name, float(np.mean(nbytes)), fidelity=float(np.mean(fid)),
                         encode_ms=enc_ms, decode_ms=dec_ms,
-                        extra={"max_bytes": int(max(nbytes)), "layer_budget_total": int(sum(ae.config.layer_budgets[:k]))},
+                        extra={"max_bytes": int(max(nbytes)), "layer_budget_total": int(sum(ae.layer_budgets[:k])),
+                               "layer_bytes": float(np.mean([len(ls[k - 1]) for ls in layers])),
+                               "top1_agreement_confident": float(np.mean(same[conf])) if conf.any() else None,
+                               "confident_frames": int(conf.sum())},
                         **scorer.score(recon)))
-        progress(1)
-    return rows
-
-
-def _pan_frames(frames_per_pan: int, step_px: int = 4) -> list[list[np.ndarray]]:
-    """A slowly panning camera over each held-out photo (consecutive frames overlap heavily)."""
-    from skimage import data
-
-    from prosem_core.codec.calibration_images import HELD_OUT_PHOTOS
-
-    pans = []
-    for name in HELD_OUT_PHOTOS:
-        try:
-            im = np.asarray(getattr(data, name)())
-        except Exception:
-            continue
-        if im.dtype != np.uint8 or im.ndim != 2:
-            continue
-        rgb = np.repeat(im[:, :, None], 3, axis=2)
-        h, w = rgb.shape[:2]
-        side = min(h, w - step_px * frames_per_pan) * 3 // 4
-        if side < 64:
-            continue
-        pans.append([rgb[(h - side) // 2:(h - side) // 2 + side, i * step_px:i * step_px + side]
-                     for i in range(frames_per_pan)])
-    return pans
-
-
-def _temporal_rows(ae, encoder, answerer, fc, frames_per_pan: int, progress) -> list[Row]:
-    """Keyframe-only coding vs temporal coding (each frame against the previous frame as decoded
-    from all its layers, as if the receiver confirmed them) on panning sequences; the first frame
-    of each pan is a keyframe in both and is left out of the averages."""
-    pans = _pan_frames(frames_per_pan)
-    rows = []
-    tokens = [encoder.encode_batch(p).astype(np.float32) for p in pans]
-    flat = np.concatenate([t[1:] for t in tokens])
-    scorer = _Scorer(flat, answerer, fc)
-    for mode in ("keyframes", "temporal"):
-        per_k: dict[int, list] = {}
-        times = []
-        for toks in tokens:
-            ref = None
-            for i, x in enumerate(toks):
-                t0 = time.thread_time()
-                layers = ae.encode(x, frame_seq=i, reference=ref if mode == "temporal" else None)
-                times.append(time.thread_time() - t0)
-                use_ref = ref if mode == "temporal" else None
-                if i:
-                    for k in range(1, ae.layer_count + 1):
-                        per_k.setdefault(k, []).append((sum(len(b) for b in layers[:k]), ae.decode(layers[:k], reference=use_ref)))
-                ref = (i, ae.decode(layers, reference=use_ref))
-        for k, items in sorted(per_k.items()):
-            rows.append(Row(f"pan: codec-{mode}", f"k={k}", "pan", float(np.mean([b for b, _ in items])),
-                            encode_ms=1e3 * float(np.median(times)), **scorer.score(np.stack([t for _, t in items]))))
         progress(1)
     return rows
 
@@ -286,6 +246,17 @@ def _image_ratio(codec_rows: list[Row], image_rows: list[Row], key: str) -> dict
     return out
 
 
+def _prefix_summary(r: Row) -> dict:
+    out = {"prefix": r.setting, "bytes": round(r.bytes_per_frame, 1), "max_bytes": r.extra["max_bytes"],
+           "layer_bytes": round(r.extra["layer_bytes"], 1), "top1_agreement": r.top1_agreement,
+           "fidelity": r.fidelity}
+    if r.answer_agreement is not None:
+        out["answer_agreement"] = r.answer_agreement
+    if r.extra.get("top1_agreement_confident") is not None:
+        out["top1_agreement_confident"] = r.extra["top1_agreement_confident"]
+    return out
+
+
 def _summary(rows: list[Row], ae) -> tuple[dict, dict]:
     """The issue's targets, checked against rows measured in this run; and the image comparison."""
     comparison: dict = {}
@@ -310,7 +281,25 @@ def _summary(rows: list[Row], ae) -> tuple[dict, dict]:
                     "all-layers accuracy within 1 point": bool(abs(unc.accuracy - codec[-1].accuracy) <= 0.01),
                     "encode<=3ms": bool(codec[0].encode_ms <= 3.0), "decode<=3ms": bool(codec[-1].decode_ms <= 3.0)},
         "codebook_id": ae.codebook_id,
+        "per_prefix": {"easy-vqa": [_prefix_summary(r) for r in codec]},
     }
+    photo_codec = [r for r in rows if r.dataset == "photos" and r.method == "photos: codec"]
+    if photo_codec:
+        pb = photo_codec[0]
+        first95 = next((r for r in photo_codec if r.top1_agreement >= 0.95), None)
+        met = pb.extra["max_bytes"] <= 256 and pb.top1_agreement >= 0.95
+        out.update({
+            "photo_base_layer_bytes": pb.bytes_per_frame, "photo_base_layer_max_bytes": pb.extra["max_bytes"],
+            "photo_base_layer_top1_agreement": pb.top1_agreement,
+            "photo_base_layer_top1_agreement_confident": pb.extra["top1_agreement_confident"],
+            "photo_first_prefix_top1>=0.95": first95.setting if first95 else None,
+            "photo_first_prefix_top1>=0.95_bytes": first95.bytes_per_frame if first95 else None,
+            "photo_base_layer_gap": None if met else (
+                f"base layer {pb.bytes_per_frame:.0f} B mean / {pb.extra['max_bytes']} B max at top-1 agreement "
+                f"{pb.top1_agreement:.3f} (target <= 256 B at >= 0.95); 0.95 first at "
+                + (f"{first95.setting}, {first95.bytes_per_frame:.0f} B" if first95 else "no prefix"))})
+        out["targets"]["photo base<=256B&top1>=0.95"] = bool(met)
+        out["per_prefix"]["photos"] = [_prefix_summary(r) for r in photo_codec]
     # bytes of the best image codec (JPEG or WebP, any quality) at equal or better agreement
     for ds, key, codec_name in (("easy-vqa", "answer_agreement", "codec"), ("photos", "top1_agreement", "photos: codec")):
         ds_rows = [r for r in rows if r.dataset == ds]
@@ -351,13 +340,14 @@ def run(cfg: CodecBenchConfig, log: Callable[[str], None] = print) -> dict:
     questions = (pos, [split.questions[i] for i in sel], np.asarray([split.answers[i] for i in sel]))
     photos = []
     if cfg.photos:
-        from prosem_core.codec.calibration_images import HELD_OUT_PHOTOS, held_out_photos
+        from prosem_core.codec.calibration_images import held_out_photos
+        from prosem_core.models.sample_images import HELD_OUT_PHOTOS
 
         photos = held_out_photos(math.ceil(cfg.photos / len(HELD_OUT_PHOTOS)) + 1, seed=cfg.seed + 1000)
         rng = np.random.default_rng(cfg.seed)
         photos = [photos[i] for i in sorted(rng.choice(len(photos), min(cfg.photos, len(photos)), replace=False))]
     n_img = len(cfg.qualities) * 2 * len(cfg.image_sizes)
-    total = (ae.layer_count + 5 + n_img) * (2 if photos else 1) + (2 if cfg.pan_frames else 0)
+    total = (ae.layer_count + 5 + n_img) * (2 if photos else 1) + (12 if cfg.temporal_frames else 0)
     rows: list[Row] = []
     with tqdm(total=total, desc="bench codec", unit="op") as bar:
         datasets = [("easy-vqa", tokens, images, questions)]
@@ -372,8 +362,12 @@ def run(cfg: CodecBenchConfig, log: Callable[[str], None] = print) -> dict:
                 for r in new:
                     r.method = f"{name}: {r.method}"
             rows += new
-        if cfg.pan_frames:
-            rows += _temporal_rows(ae, encoder, answerer, fc, cfg.pan_frames, bar.update)
+        temporal = None
+        if cfg.temporal_frames:
+            from prosem_core.bench.codec_temporal import TemporalBenchConfig, run_temporal
+
+            temporal = run_temporal(ae, encoder, answerer, fc,
+                                    TemporalBenchConfig(frames=cfg.temporal_frames, seed=cfg.seed), bar.update)
     import platform
 
     report = {"config": asdict(cfg), "images": n, "questions": len(sel), "photos": len(photos),
@@ -384,6 +378,18 @@ def run(cfg: CodecBenchConfig, log: Callable[[str], None] = print) -> dict:
               "timing": "median thread CPU ms per frame, single thread",
               "rows": [asdict(r) for r in rows]}
     report["summary"], report["image_comparison"] = _summary(rows, ae)
+    if temporal is not None:
+        report["temporal"] = temporal
+        for key, m in temporal["matched"].items():
+            if not key.endswith("temporal-base"):
+                continue
+            name = key.rsplit(":", 1)[0]
+            report["summary"][f"temporal_bytes_ratio_at_base_layer.{name}"] = m["at_base_layer"]
+            report["summary"][f"temporal_bytes_ratio_worst.{name}"] = m["worst"]
+            report["summary"]["targets"][f"temporal<=0.6x keyframes at the base layer, {name}"] = bool(
+                m["at_base_layer"] is not None and m["at_base_layer"] <= 0.6)
+        report["summary"]["temporal_still_bytes_per_layer"] = {
+            mode: v["bytes_per_layer"] for mode, v in temporal["still"].items()}
     ref_ms = reference_workload_ms()
     report["summary"]["reference_workload_ms"] = ref_ms
     report["summary"]["encode_over_reference_workload"] = report["summary"]["encode_ms"] / ref_ms

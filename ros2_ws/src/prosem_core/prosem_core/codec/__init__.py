@@ -16,14 +16,34 @@ API (fixed; docs/architecture.md):
 token, or an object with `first_linear_map() -> W`. Errors W cannot see cost (almost) nothing;
 directions W amplifies get the bits. `config`: see CodecConfig (layer plan, byte budgets, ...).
 
-Temporal mode (optional): `encode(tokens, seq, reference=(ref_seq, ref_tokens))` codes the change
-against ref_tokens, which must be what the receiver decoded for frame ref_seq (run
-`decode(layers_the_receiver_confirmed)` on the sender to get them). The receiver calls
-`decode(layers[:k], reference=(ref_seq, its_tokens_of_ref_seq))`. Layers carry keyframe=False and
-ref_frame_seq. A keyframe is simply an encode without reference: the caller sends one every N
-frames, on request, or when it has no confirmed reference. Fidelity stays relative to the frame
-itself, so it means the same in both modes. `TemporalEncoder` / `TemporalDecoder` (temporal.py)
-do this bookkeeping (keyframe interval, receipts, bounded history) for the two ends.
+Token layouts. Tokens [T, D] are one square grid by default (1 x T if T is not a square). For
+several views (e.g. SmolVLM image splitting: 13 views x 64 tokens = 832), pass the layout to fit:
+
+    ae = MetaAutoEncoder.fit(tokens, model=vlm, views=13)           # 13 blocks of 64 = 8 x 8 each
+    ae = MetaAutoEncoder.fit(tokens, model=vlm, views=2, grid=(12, 16))  # non-square views
+
+`views` (int) and `grid` ((h, w) of one view, default square) are CodecConfig fields stored in the
+codebook; the pyramid then has a per-view-means level and cells inside each view. The wire format
+keeps token_shape [T, D].
+
+Layers (default plan, CodecConfig/default_plan): 0 mean token (<= 256 B), 1 mean token again
+(256 B), 2 coarse levels (512 B), 3 per-token detail (1 KiB), 4 everything (4 KiB); each budget
+includes the 31-byte header (layer format version 2).
+
+Temporal mode: `TemporalEncoder` / `TemporalDecoder` (temporal.py) are what nodes call:
+
+    tx = TemporalEncoder(ae)                  # keyframe_interval=50, cut_threshold=0.4, history=32
+    layers = tx.encode(tokens, seq)           # keyframe or change against the newest confirmed frame
+    tx.confirm(seq)                           # a receipt shows the receiver holds seq's base layer
+    tx.request_keyframe()                     # the receiver asked (it could not decode)
+    rx = TemporalDecoder(ae)
+    tokens = rx.decode(layers[:k])            # CodecError when the reference is not held: ask for a keyframe
+
+A delta layer carries keyframe=False, ref_frame_seq and ref_layers (its reference is the decode of
+that many layers of ref_frame_seq; 1 = the base layer). The lower-level form is
+`encode(tokens, seq, reference=(ref_seq, ref_tokens), ref_layers=1)` and
+`decode(layers, reference=(ref_seq, ref_tokens))`. Fidelity stays relative to the frame itself, so
+it means the same in both modes.
 
 Every failure on input (malformed, truncated, duplicated, out-of-order or foreign layers, CRC
 mismatch, absurd shapes, wrong or missing reference, corrupt codebook) raises CodecError.

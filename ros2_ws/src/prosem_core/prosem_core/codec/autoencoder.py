@@ -11,6 +11,7 @@ exactly how much error remains after each layer and signals it as the layer's fi
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import math
@@ -25,12 +26,12 @@ from .config import CodecConfig
 from .entropy import decode_bands, encode_bands, plan_bands
 from .errors import CodecError
 from .fidelity import fidelity_from_error
-from .layer_format import HEADER_SIZE, LayerHeader, pack_layer, payload_of, read_header
+from .layer_format import HEADER_SIZE, VERSION, LayerHeader, pack_layer, payload_of, read_header
 from .quantization import STEP_EXPONENT_BASE, dequantize, quantize
 from .transforms import ModelMetric, metric_from_spectrum, model_spectrum, pyramid_basis
 
 FORMAT_NAME = "prosem-meta-autoencoder"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 _COMPONENT_EDGES = (0, 1, 2, 4, 8, 16, 32, 64, 96, 128, 192, 256, 384, 512, 768, 1024, 1536, 2048)
 _MAX_DETAIL_ROWS = 20_000  # calibration rows used for the detail-level PCA (speed)
 _ARRAY_NAMES = ("basis", "mean_coefficient", "metric_factor", "coarse_transform", "detail_pca")
@@ -69,6 +70,7 @@ class MetaAutoEncoder:
         """Build from stored arrays + metadata (use fit() or load(); this is the common path)."""
         try:
             self.config = CodecConfig.from_json(meta["config"])
+            self.layer_levels, self.layer_budgets = self.config.plan()
             self.base_steps = [float(s) for s in meta["base_steps"]]
             self.token_shape = (int(meta["tokens"]), int(meta["dim"]))
         except (KeyError, TypeError, ValueError) as exc:
@@ -76,7 +78,7 @@ class MetaAutoEncoder:
         self.provenance = dict(meta.get("provenance", {}))
         t, d = self.token_shape
         self._arrays = {k: np.ascontiguousarray(arrays[k]) for k in _ARRAY_NAMES}
-        if len(self.base_steps) != len(self.config.layer_levels) or not all(
+        if len(self.base_steps) != len(self.layer_levels) or not all(
                 math.isfinite(s) and s > 0 for s in self.base_steps):
             raise CodecError("codebook steps invalid")
         basis = self._arrays["basis"].astype(np.float64)
@@ -88,7 +90,10 @@ class MetaAutoEncoder:
             raise CodecError("codebook arrays have wrong shapes or non-finite values")
         self.metric = ModelMetric(self._arrays["metric_factor"].astype(np.float64), float(meta["metric_floor"]))
         a, a_inv = (m.astype(np.float32) for m in self.metric.sqrt())
-        _, slices = pyramid_basis(t, self.config.splits)
+        try:
+            _, slices = pyramid_basis(t, self.config.splits, self.config.views, self.config.grid)
+        except ValueError as exc:
+            raise CodecError(f"codebook token layout invalid: {exc}") from exc
         detail = _orthonormal_columns(self._arrays["detail_pca"])
         self._basis = basis.astype(np.float32)
         weights = self.config.weights()
@@ -128,7 +133,7 @@ class MetaAutoEncoder:
         # and its entropy-coder band edges (its levels' scans concatenated, band edges offset).
         self._layer_index: list[slice | np.ndarray] = []
         self._layer_edges = []
-        for levels in self.config.layer_levels:
+        for levels in self.layer_levels:
             edges, off = [np.zeros(1, np.int64)], 0
             for lv in levels:
                 edges.append(self._levels[lv].edges[1:] + off)
@@ -155,6 +160,10 @@ class MetaAutoEncoder:
             cfg = CodecConfig(**config)
         except TypeError as exc:
             raise ValueError(f"bad codec config: {exc}") from exc
+        # The codebook stores its plan explicitly: a later change of default_plan must not change
+        # what an existing codebook id means.
+        levels, budgets = cfg.plan()
+        cfg = dataclasses.replace(cfg, layer_levels=levels, layer_budgets=budgets)
         x = np.asarray(calib_tokens, np.float32)
         if x.ndim != 3 or x.shape[0] < 2 or not np.isfinite(x).all():
             raise ValueError(f"calib_tokens must be a finite [N>=2, T, D] array, got shape {x.shape}")
@@ -175,10 +184,10 @@ class MetaAutoEncoder:
         full_metric = metric_from_spectrum(spectrum, d, d, cfg.null_weight)
         metric = metric_from_spectrum(spectrum, d, cfg.metric_rank, cfg.null_weight)
         metric = ModelMetric(metric.factor.astype(np.float16).astype(np.float64), metric.floor)
-        basis, slices = pyramid_basis(t, cfg.splits)
-        if len(slices) != len(cfg.splits) + 2:
-            raise ValueError(f"{t} tokens are too few for the pyramid splits {cfg.splits} "
-                             "(need a mean, one level per split and a detail level)")
+        basis, slices = pyramid_basis(t, cfg.splits, cfg.views, cfg.grid)
+        if len(slices) != cfg.level_count:
+            raise ValueError(f"{t} tokens ({cfg.views} views) are too few for the pyramid splits {cfg.splits} "
+                             "(need a mean, [view means,] one level per split and a detail level)")
         z = (basis.astype(np.float32) @ x.transpose(1, 0, 2).reshape(t, -1)).reshape(t, n, d).transpose(1, 0, 2)
         mean_coef = z[:, 0].mean(axis=0)
 
@@ -204,7 +213,7 @@ class MetaAutoEncoder:
                   "detail_pca": detail_pca.astype(np.float16)}
         meta = {"format": FORMAT_NAME, "format_version": FORMAT_VERSION, "tokens": t, "dim": d,
                 "config": cfg.to_json(), "metric_floor": metric.floor,
-                "base_steps": [1.0] * len(cfg.layer_levels), "calibration_frames": n}
+                "base_steps": [1.0] * len(cfg.plan()[0]), "calibration_frames": n}
         ae = cls(arrays, meta)
         ae.base_steps = ae._calibrate_steps(frames)
         ae._meta["base_steps"] = list(ae.base_steps)
@@ -220,8 +229,8 @@ class MetaAutoEncoder:
         # floor: a step far below the coefficients' scale buys nothing and risks float underflow
         floor = 1e-6 * max(float(np.sqrt(np.mean([np.mean(c[sl] ** 2) for c in coefs for sl in level_of]))), 1e-30)
         steps = []
-        for j, levels in enumerate(self.config.layer_levels):
-            budget = self.config.layer_budgets[j]
+        for j, levels in enumerate(self.layer_levels):
+            budget = self.layer_budgets[j]
             idx = self._layer_index[j]
             scale = max(float(np.sqrt(np.mean([np.mean((c[level_of[lv]] - rc[level_of[lv]]) ** 2)
                                                 for c, rc in zip(coefs, recon) for lv in levels]))), 1e-12)
@@ -299,7 +308,7 @@ class MetaAutoEncoder:
     # ------------------------------------------------------------------ encoding
     @property
     def layer_count(self) -> int:
-        return len(self.config.layer_levels)
+        return len(self.layer_levels)
 
     def _check_tokens(self, tokens, what: str) -> np.ndarray:
         x = np.asarray(tokens, dtype=np.float32)
@@ -334,10 +343,13 @@ class MetaAutoEncoder:
         zs[0] -= self._mean_scaled
         return self._energy(zs)
 
-    def _coefficients(self, x: np.ndarray, ref: np.ndarray | None) -> tuple[np.ndarray, float, float]:
+    def _coefficients(self, x: np.ndarray, ref: np.ndarray | None) -> tuple[np.ndarray, float, float, float]:
         """The frame's scan vector of coefficients to code (of x - ref, or of x minus the calibration
         mean; each level component-major, the order the entropy coder reads), the weighted model
-        energy of x about the calibration mean, and the error outside the coded subspace."""
+        energy of x about the calibration mean, the error outside the coded subspace, and the change
+        measure: model-weighted energy of the mean token's change (x - ref) over that of x's mean
+        token about the calibration mean (1.0 without a reference). The mean token is what a base
+        layer reference always holds and what tells scenes apart (pooled read-outs see only it)."""
         zs = self._code_basis @ x
         zs[0] -= self._mean_scaled
         zd = zs if ref is None else self._code_basis @ (x - ref)
@@ -354,21 +366,38 @@ class MetaAutoEncoder:
         c = zd[nc:] @ self._detail_encode  # [detail rows (+ zero padding rows), K]
         v[last.offset:] = c[:last.rows.stop - nc].T.reshape(-1)
         detail_energy = self._detail_energy(zd[nc:])
+        change = 1.0
         if ref is None:
             energy = float(np.dot(v[:last.offset], v[:last.offset])) + detail_energy
         else:
+            mean_own = float(np.dot(own[:, 0], own[:, 0]))
+            change = float(np.dot(coarse[:, 0], coarse[:, 0])) / max(mean_own, 1e-30)
             own = own.reshape(-1)
             energy = float(np.dot(own, own)) + self._detail_energy(zs[nc:])
         # error outside the kept detail components (exact: energy minus what the coefficients hold)
         kept = v[last.offset:]
         trunc = 0.0 if last.full else max(detail_energy - float(np.dot(kept, kept)), 0.0)
-        return v, energy, trunc
+        return v, energy, trunc, change
 
     def encode(self, tokens: np.ndarray, frame_seq: int = 0,
-               reference: tuple[int, np.ndarray] | None = None) -> list[bytes]:
+               reference: tuple[int, np.ndarray] | None = None, ref_layers: int = 1) -> list[bytes]:
         """Tokens [T, D] -> layers, coarse to fine. With reference=(ref_seq, ref_tokens) the frame is
-        coded as a change against ref_tokens, which must be exactly what the receiver decoded for
-        ref_seq (e.g. `decode(confirmed_layers)` run on the sender); otherwise a keyframe."""
+        coded as a change against ref_tokens, which must be exactly what the receiver holds as the
+        decode of `ref_layers` layers of frame ref_seq (both ends run `decode` on the same layers);
+        otherwise a keyframe."""
+        return self.encode_against(tokens, frame_seq, reference, ref_layers)[0]
+
+    def encode_against(self, tokens: np.ndarray, frame_seq: int, reference: tuple[int, np.ndarray] | None,
+                       ref_layers: int = 1, keyframe_above: float | None = None,
+                       min_exponents: Sequence[int] | None = None) -> tuple[list[bytes], float]:
+        """encode() that also returns the change measure: the model-weighted energy of the mean
+        token's change against the reference over the frame's own mean-token energy about the
+        calibration mean (0 = same scene, still; about 1 or more = the reference does not help;
+        1.0 for keyframes). With keyframe_above set, a frame whose change exceeds it (a scene cut)
+        is coded as a keyframe instead; read the layers' headers to see which it became.
+        min_exponents (per layer, for a change against a reference): never code a layer with a finer
+        step than this (`layer_exponents` of the reference frame), so a change is coded at the
+        quality the reference had: a still scene then costs next to nothing instead of refining."""
         x = self._check_tokens(tokens, "tokens")
         if not 0 <= int(frame_seq) <= 0xFFFFFFFF:
             raise CodecError("frame_seq must fit in uint32")
@@ -377,16 +406,26 @@ class MetaAutoEncoder:
             ref_seq, ref = int(reference[0]), self._check_tokens(reference[1], "reference tokens")
             if not 0 <= ref_seq <= 0xFFFFFFFF:
                 raise CodecError("reference frame_seq must fit in uint32")
-        coefs, energy, trunc = self._coefficients(x, ref)
+            if not 1 <= int(ref_layers) <= self.layer_count:
+                raise CodecError(f"ref_layers must be 1..{self.layer_count}, got {ref_layers}")
+        coefs, energy, trunc, change = self._coefficients(x, ref)
+        if ref is not None and keyframe_above is not None and change > keyframe_above:
+            ref_seq, ref = int(frame_seq), None
+            coefs, energy, trunc, _ = self._coefficients(x, None)
+        floor_exp = [0] * self.layer_count
+        if ref is not None and min_exponents is not None:
+            floor_exp = [max(0, min(int(e), 127)) for e in list(min_exponents)[:self.layer_count]]
+            floor_exp += [0] * (self.layer_count - len(floor_exp))
         dz = self.config.deadzone
+        steps = self.base_steps
         residual = coefs.copy()  # what is still to code, after each layer
         payloads, errs = [], []
         for j, idx in enumerate(self._layer_index):
-            budget = self.config.layer_budgets[j]
+            budget = self.layer_budgets[j]
             r = residual[idx]
-            exponent = 0
+            exponent = floor_exp[j]
             while exponent < 128:
-                step = self.base_steps[j] * STEP_EXPONENT_BASE ** exponent
+                step = steps[j] * STEP_EXPONENT_BASE ** exponent
                 q = quantize(r, step, dz)
                 plan = plan_bands(q, self._layer_edges[j])
                 size = HEADER_SIZE + 1 + plan.size
@@ -402,12 +441,24 @@ class MetaAutoEncoder:
             errs.append(trunc + float(np.dot(residual, residual)))
         layers = []
         for j, (payload, err) in enumerate(zip(payloads, errs)):
-            header = LayerHeader(version=1, codebook_id=self.codebook_id, frame_seq=int(frame_seq),
+            header = LayerHeader(version=VERSION, codebook_id=self.codebook_id, frame_seq=int(frame_seq),
                                  layer_index=j, layer_count=self.layer_count, token_shape=self.token_shape,
                                  fidelity=fidelity_from_error(err, energy), keyframe=ref is None,
-                                 ref_frame_seq=ref_seq, payload_size=len(payload))
+                                 ref_frame_seq=ref_seq, payload_size=len(payload),
+                                 ref_layers=0 if ref is None else int(ref_layers))
             layers.append(pack_layer(header, payload))
-        return layers
+        return layers, change
+
+    @staticmethod
+    def layer_exponents(layers: Sequence[bytes]) -> list[int]:
+        """The step exponent each layer was coded with (its step is base step * 2^(e/4))."""
+        out = []
+        for layer in layers:
+            buf = payload_of(layer)
+            if len(buf) < 1:
+                raise CodecError("empty layer payload")
+            out.append(struct.unpack_from("<b", buf, 0)[0])
+        return out
 
     # ------------------------------------------------------------------ decoding
     def _coarse_decoder(self) -> np.ndarray:
@@ -454,14 +505,15 @@ class MetaAutoEncoder:
             ref = self._check_tokens(reference[1], "reference tokens")
         recon = np.zeros(self._scan_size, np.float32)
         coded = [False] * len(self._levels)
+        steps = self.base_steps
         for j, layer in enumerate(layers):
             buf = payload_of(layer).tobytes()
             if not buf:
                 raise CodecError("empty layer payload")
             exponent = struct.unpack_from("<b", buf, 0)[0]
-            step = self.base_steps[j] * STEP_EXPONENT_BASE ** exponent
+            step = steps[j] * STEP_EXPONENT_BASE ** exponent
             recon[self._layer_index[j]] += dequantize(decode_bands(buf[1:], self._layer_edges[j]), step)
-            for lv in self.config.layer_levels[j]:
+            for lv in self.layer_levels[j]:
                 coded[lv] = True
         t, d = self.token_shape
         nc = self._coarse_rows.stop

@@ -14,56 +14,20 @@ IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
 
 
 def photo_variants(per_photo: int, seed: int = 0) -> list[np.ndarray]:
-    """scikit-image's bundled photos, each with `per_photo - 1` random crops (35-100 % of the side),
-    horizontal flips and colour/brightness jitter: natural-image statistics without a download."""
-    from prosem_core.models.sample_images import bundled_photos
+    """The calibration photos (models.sample_images.CALIBRATION_PHOTOS), each with `per_photo - 1`
+    seeded random crops, flips and colour jitter: natural-image statistics without a download.
+    No held-out photo (HELD_OUT_PHOTOS) nor any crop of one is among them."""
+    from prosem_core.models.sample_images import CALIBRATION_PHOTOS, photo_crops
 
-    rng = np.random.default_rng(seed)
-    out = []
-    for _, photo in bundled_photos():
-        if photo.ndim == 3 and np.ptp(photo.astype(np.int16), axis=2).max() == 0:
-            continue  # grey photos are the benchmark's held-out set
-        out += _augment(photo, per_photo, rng)
-    return out
-
-
-# Grey-level scikit-image photos that calibration never uses: the codec benchmark's held-out photos.
-HELD_OUT_PHOTOS = ("camera", "moon", "coins", "horse", "brick", "grass", "gravel", "clock", "page", "text")
+    return [im for _, im in photo_crops(CALIBRATION_PHOTOS, per_photo, seed=seed)]
 
 
 def held_out_photos(per_photo: int, seed: int = 1000) -> list[np.ndarray]:
-    """Held-out natural images (grey photos as RGB, with crops/flips/jitter): none of them, nor any
-    crop of them, is among photo_variants()' calibration images."""
-    from skimage import data
+    """The benchmark's held-out photos (models.sample_images.HELD_OUT_PHOTOS) with seeded crops:
+    never seen by calibration."""
+    from prosem_core.models.sample_images import HELD_OUT_PHOTOS, photo_crops
 
-    rng = np.random.default_rng(seed)
-    out = []
-    for name in HELD_OUT_PHOTOS:
-        try:
-            im = np.asarray(getattr(data, name)())
-        except Exception:  # absent or needs a download in this scikit-image version
-            continue
-        if im.dtype == bool:
-            im = im.astype(np.uint8) * 255
-        if im.dtype != np.uint8 or im.ndim != 2:
-            continue
-        out += _augment(np.repeat(im[:, :, None], 3, axis=2), per_photo, rng)
-    return out
-
-
-def _augment(photo: np.ndarray, count: int, rng: np.random.Generator) -> list[np.ndarray]:
-    h, w = photo.shape[:2]
-    out = [photo]
-    for _ in range(count - 1):
-        s = rng.uniform(0.35, 1.0)
-        ch, cw = max(16, int(h * s)), max(16, int(w * s))
-        y, x = int(rng.integers(0, h - ch + 1)), int(rng.integers(0, w - cw + 1))
-        crop = photo[y:y + ch, x:x + cw].astype(np.float32)
-        if rng.random() < 0.5:
-            crop = crop[:, ::-1]
-        crop = crop * rng.uniform(0.7, 1.3, size=3) + rng.uniform(-25, 25)
-        out.append(np.clip(crop, 0, 255).astype(np.uint8))
-    return out
+    return [im for _, im in photo_crops(HELD_OUT_PHOTOS, per_photo, seed=seed)]
 
 
 def image_files(pattern: str) -> list[str]:

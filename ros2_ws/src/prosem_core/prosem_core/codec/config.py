@@ -7,14 +7,22 @@ from dataclasses import asdict, dataclass, fields
 
 @dataclass(frozen=True)
 class CodecConfig:
-    # Spatial pyramid: level 0 = mean token, one level per split (2 -> 2x2 cells), last = per-token detail.
+    # Token layout: `views` equal blocks of consecutive tokens (e.g. SmolVLM image splitting: 13 views
+    # x 64 tokens), each an h x w grid in row-major order: `grid` = (h, w) per view, or () for a
+    # square grid when tokens per view is a square (else 1 x n). The pyramid respects views: level 0
+    # is the mean over all tokens, then (views > 1) the per-view means, then the cells of each view.
+    views: int = 1
+    grid: tuple[int, ...] = ()
+    # Spatial pyramid: level 0 = mean token, [per-view means], one level per split (2 -> 2x2 cells
+    # of each view), last = per-token detail.
     splits: tuple[int, ...] = (2,)
-    # Which pyramid levels each layer codes, coarse to fine. Layers revisiting a level refine it.
-    layer_levels: tuple[tuple[int, ...], ...] = ((0, 1), (2,), (0, 1, 2), (0, 1, 2))
-    # Byte budget of each layer, header included (base layer <= 1 KiB). fit() calibrates each layer's
-    # step so that `budget_quantile` of calibration frames fit; encode() coarsens the step of a frame
-    # that would not fit, so budgets always hold.
-    layer_budgets: tuple[int, ...] = (1024, 1024, 2048, 4096)
+    # Which pyramid levels each layer codes, coarse to fine; layers revisiting a level refine it.
+    # () = the default plan (default_plan): ordered by what answers need, see there.
+    layer_levels: tuple[tuple[int, ...], ...] = ()
+    # Byte budget of each layer, header included; () = the default plan's. fit() calibrates each
+    # layer's step so that `budget_quantile` of calibration frames fit; encode() coarsens the step of
+    # a frame that would not fit, so budgets always hold.
+    layer_budgets: tuple[int, ...] = ()
     budget_quantile: float = 0.9
     # Channel components kept for the detail level (coarse levels keep all D, so they transfer to
     # any image domain); encode/decode time grows with this.
@@ -33,27 +41,50 @@ class CodecConfig:
     step_calibration_frames: int = 96
 
     def __post_init__(self) -> None:
-        if len(self.layer_levels) != len(self.layer_budgets) or not 1 <= len(self.layer_levels) <= 16:
+        if self.views < 1 or self.views > 4096:
+            raise ValueError(f"views must be 1..4096, got {self.views}")
+        if self.grid and (len(self.grid) != 2 or min(self.grid) < 1):
+            raise ValueError(f"grid must be () or (h, w) with h, w >= 1, got {self.grid}")
+        if any(s < 2 for s in self.splits) or list(self.splits) != sorted(self.splits):
+            raise ValueError("splits must be increasing factors >= 2")
+        levels, budgets = self.plan()
+        if len(levels) != len(budgets) or not 1 <= len(levels) <= 16:
             raise ValueError("layer_levels and layer_budgets must have the same length (1..16)")
-        nlev = len(self.splits) + 2
-        for levels in self.layer_levels:
-            if not levels or any(not 0 <= lv < nlev for lv in levels) or len(set(levels)) != len(levels):
-                raise ValueError(f"layer levels {levels} must be distinct pyramid levels in 0..{nlev - 1}")
-        if any(not 128 <= b <= 60_000 for b in self.layer_budgets):
-            raise ValueError("layer budgets must be within 128..60000 bytes")
+        nlev = self.level_count
+        for lv in levels:
+            if not lv or any(not 0 <= v < nlev for v in lv) or len(set(lv)) != len(lv):
+                raise ValueError(f"layer levels {lv} must be distinct pyramid levels in 0..{nlev - 1}")
+        if any(not 64 <= b <= 60_000 for b in budgets):
+            raise ValueError("layer budgets must be within 64..60000 bytes")
         if not 0.0 < self.budget_quantile <= 1.0 or not 0.0 <= self.deadzone < 0.5:
             raise ValueError("budget_quantile must be in (0, 1], deadzone in [0, 0.5)")
         if self.detail_components < 1 or self.metric_rank < 1 or self.null_weight <= 0:
             raise ValueError("detail_components, metric_rank and null_weight must be positive")
         if any(not (math.isfinite(w) and w > 0) for w in self.level_weights):
             raise ValueError("level_weights must be positive")
-        if any(s < 2 for s in self.splits) or list(self.splits) != sorted(self.splits):
-            raise ValueError("splits must be increasing factors >= 2")
+        if self.level_weights and len(self.level_weights) != nlev:
+            raise ValueError(f"level_weights needs {nlev} values (one per pyramid level)")
+
+    @property
+    def level_count(self) -> int:
+        """Pyramid levels: mean, [per-view means], one per split, detail."""
+        return 2 + len(self.splits) + (1 if self.views > 1 else 0)
+
+    def plan(self) -> tuple[tuple[tuple[int, ...], ...], tuple[int, ...]]:
+        """(levels of each layer, byte budget of each layer): the configured ones or default_plan's."""
+        levels, budgets = default_plan(self.level_count)
+        if self.layer_levels:
+            levels = self.layer_levels
+            if not self.layer_budgets:
+                raise ValueError("layer_levels needs layer_budgets (one per layer)")
+        if self.layer_budgets:
+            budgets = self.layer_budgets
+        return levels, budgets
 
     def weights(self) -> tuple[float, ...]:
         if self.level_weights:
             return self.level_weights
-        return (32.0,) + (4.0,) * len(self.splits) + (1.0,)
+        return (32.0,) + (4.0,) * (self.level_count - 2) + (1.0,)
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -65,9 +96,25 @@ class CodecConfig:
         if unknown:
             raise ValueError(f"unknown codec config keys: {sorted(unknown)}")
         conv = dict(data)
-        for key, kind in (("splits", int), ("layer_budgets", int), ("level_weights", float)):
+        for key, kind in (("splits", int), ("layer_budgets", int), ("level_weights", float), ("grid", int)):
             if key in conv:
                 conv[key] = tuple(kind(v) for v in conv[key])
         if "layer_levels" in conv:
             conv["layer_levels"] = tuple(tuple(int(v) for v in lv) for lv in conv["layer_levels"])
         return cls(**conv)
+
+
+def default_plan(level_count: int) -> tuple[tuple[tuple[int, ...], ...], tuple[int, ...]]:
+    """The default layer plan, ordered by what answers need (levels: 0 = mean token, last = detail,
+    the others coarse: per-view means and cells):
+
+        layer 0  mean token            256 B  what a pooled read-out needs (the ImageNet head reads
+                                              only the mean token): open questions
+        layer 1  mean token again      256 B  refines it
+        layer 2  coarse levels         512 B  where things are (cells, views) and the mean again
+        layer 3  detail               1024 B  per-token detail (shape questions)
+        layer 4  everything           4096 B  near-lossless for the model
+    """
+    detail = level_count - 1
+    coarse = tuple(range(detail))
+    return ((0,), (0,), coarse, (detail,), coarse + (detail,)), (256, 256, 512, 1024, 4096)

@@ -15,8 +15,10 @@ Rice codes are split into separate streams so that decoding needs no sequential 
 Symbol order: gaps of the sparse bands, their magnitudes, then the dense bands' values. Decoding is
 "find the first N zeros" in the unary stream plus fixed-width gathers.
 
-Side information: per band a varint 2 * nonzeros + dense; per non-empty band one parameter byte
-(sparse: k_gap << 4 | k_mag; dense: k).
+Side information: a varint n = 1 + the last band with a non-zero (0: all zero), then for bands
+0..n-1 a varint 2 * nonzeros + dense (bands after them are empty: a fine layer or a small change
+often leaves most of its sparse tail empty, and a byte per empty band was a tenth of a delta base
+layer); per non-empty band one parameter byte (sparse: k_gap << 4 | k_mag; dense: k).
 """
 from __future__ import annotations
 
@@ -134,7 +136,9 @@ def plan_bands(q: np.ndarray, edges: np.ndarray) -> BandPlan:
     band = np.searchsorted(edges, nz, side="right") - 1
     counts = np.bincount(band, minlength=nbands)
     dense = counts * 3 > lens
-    side = _varints(2 * counts + dense)
+    words = 2 * counts + dense
+    used = int(np.flatnonzero(counts)[-1]) + 1 if nz.size else 0
+    side = _varints(np.concatenate([[used], words[:used]]).astype(np.int64))
     if nz.size == 0:
         none = np.zeros(0, np.int64)
         return BandPlan(side, none, none, none.astype(bool), none, none.astype(np.uint8), len(side))
@@ -183,8 +187,15 @@ def decode_bands(buf: bytes, edges: np.ndarray) -> np.ndarray:
     nbands = len(edges) - 1
     lens = np.diff(edges)
     out = np.zeros(int(edges[-1]), np.int64)
-    words, pos = _read_varints(buf, nbands)
-    words = np.asarray(words, np.int64)
+    (used,), pos = _read_varints(buf, 1)
+    if used > nbands:
+        raise CodecError(f"payload names {used} bands, the layer has {nbands}")
+    coded, more = _read_varints(buf[pos:], used)
+    pos += more
+    words = np.zeros(nbands, np.int64)
+    words[:used] = coded
+    if used and words[used - 1] >> 1 == 0:
+        raise CodecError("band header: the last coded band is empty")
     counts, dense = words >> 1, (words & 1).astype(bool)
     if (counts > lens).any() or (dense & (counts * 3 <= lens)).any():
         raise CodecError("band header inconsistent with the band size")

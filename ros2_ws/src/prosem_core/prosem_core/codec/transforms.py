@@ -1,9 +1,11 @@
 """Linear transforms of the codec: an orthonormal spatial pyramid over the token grid and the
 downstream model's error metric over channels.
 
-Spatial pyramid. Tokens X [T, D] on an h x w grid (square if T is a square, else 1 x T) are mapped by
-an orthonormal T x T matrix B into levels: level 0 is the mean token (scaled by sqrt(T)), level 1
-the contrasts between the cells of a coarse grid (e.g. 2 x 2), level 2 the detail inside each cell.
+Spatial pyramid. Tokens X [T, D] in `views` blocks of consecutive tokens, each an h x w grid (square
+if the tokens per view are a square, else 1 x n, or given) are mapped by an orthonormal T x T matrix B
+into levels: level 0 is the mean token (scaled by sqrt(T)), then (views > 1) the contrasts between
+the views' means, then the contrasts between the cells of a coarse grid of each view (e.g. 2 x 2),
+last the detail inside each cell.
 Orthonormality makes squared error add up per coefficient, which is what makes the signalled
 fidelity exact and monotone in the number of layers.
 
@@ -26,6 +28,18 @@ def token_grid(tokens: int) -> tuple[int, int]:
     return (side, side) if side * side == tokens else (1, tokens)
 
 
+def view_grid(tokens: int, views: int = 1, grid: tuple[int, ...] = ()) -> tuple[int, int]:
+    """(h, w) of each view's grid; ValueError when the layout does not tile `tokens`."""
+    if views < 1 or tokens % views:
+        raise ValueError(f"{tokens} tokens do not split into {views} equal views")
+    per_view = tokens // views
+    if not grid:
+        return token_grid(per_view)
+    if len(grid) != 2 or grid[0] * grid[1] != per_view:
+        raise ValueError(f"grid {tuple(grid)} does not hold the {per_view} tokens of a view")
+    return int(grid[0]), int(grid[1])
+
+
 def _cells(h: int, w: int, split: int) -> np.ndarray:
     """Cell index of every token when the h x w grid is cut into split x split cells."""
     rows = np.concatenate([np.full(len(a), i) for i, a in enumerate(np.array_split(np.arange(h), min(split, h)))])
@@ -41,14 +55,9 @@ def _orthonormal_complement(basis: np.ndarray, span: np.ndarray) -> np.ndarray:
     return vt[keep]
 
 
-def pyramid_basis(tokens: int, splits: tuple[int, ...] = (2,)) -> tuple[np.ndarray, list[slice]]:
-    """Orthonormal B [T, T] whose row groups are the pyramid levels; returns (B, level slices).
-
-    Levels: the mean, then one level per split factor (cells of that grid minus coarser levels),
-    then the remaining per-token detail. Detail rows are built per coarsest-fine cell so each is
-    spatially local.
-    """
-    h, w = token_grid(tokens)
+def _single_view_basis(h: int, w: int, splits: tuple[int, ...]) -> tuple[np.ndarray, list[slice]]:
+    """Pyramid of one h x w grid: its mean, one level per split, per-token detail (rows local to cells)."""
+    tokens = h * w
     rows = [np.full((1, tokens), 1.0 / math.sqrt(tokens))]
     slices = [slice(0, 1)]
     for split in splits:
@@ -71,6 +80,38 @@ def pyramid_basis(tokens: int, splits: tuple[int, ...] = (2,)) -> tuple[np.ndarr
     if len(detail_rows):
         slices.append(slice(len(basis), len(basis) + len(detail_rows)))
         basis = np.concatenate([basis, detail_rows])
+    return basis, slices
+
+
+def pyramid_basis(tokens: int, splits: tuple[int, ...] = (2,), views: int = 1,
+                  grid: tuple[int, ...] = ()) -> tuple[np.ndarray, list[slice]]:
+    """Orthonormal B [T, T] whose row groups are the pyramid levels; returns (B, level slices).
+
+    Levels: the mean, then (views > 1) the contrasts between the view means, then one level per
+    split factor (the cells of that grid in every view, minus coarser levels), then the remaining
+    per-token detail. Every row below the view level lives inside one view (rows of view v follow
+    those of view v - 1 within a level), and detail rows inside one finest cell.
+    """
+    h, w = view_grid(tokens, views, grid)
+    one, one_slices = _single_view_basis(h, w, splits)
+    per = h * w
+    if views == 1:
+        assert one.shape == (tokens, tokens)
+        return one, one_slices
+    view_of = np.repeat(np.arange(views), per)
+    mean = np.full((1, tokens), 1.0 / math.sqrt(tokens))
+    indicator = np.stack([(view_of == v).astype(np.float64) for v in range(views)])
+    rows = [mean, _orthonormal_complement(mean, indicator)]
+    for sl in one_slices[1:]:
+        level = np.zeros((views * (sl.stop - sl.start), tokens))
+        for v in range(views):
+            level[v * (sl.stop - sl.start):(v + 1) * (sl.stop - sl.start), v * per:(v + 1) * per] = one[sl]
+        rows.append(level)
+    slices, start = [], 0
+    for r in rows:
+        slices.append(slice(start, start + len(r)))
+        start += len(r)
+    basis = np.concatenate(rows)
     assert basis.shape == (tokens, tokens)
     return basis, slices
 

@@ -56,7 +56,7 @@ def test_progressive_pushes_base_and_refinements_and_serves_pulls():
 
 
 def test_progressive_rate_plan_can_skip_a_frame_without_using_a_sequence_number():
-    up, session = _uplink("progressive", rate_bps=1e4)  # a 250 B delay window: one base layer fills it
+    up, session = _uplink("progressive", rate_bps=2e3)  # a 50 B delay window: one base layer fills it
     first = up.commit(up.prepare(RGB), now=10.0)
     assert [o.index for o in first] == [0]  # only the base layer fits
     assert up.commit(up.prepare(RGB), now=10.1) == []  # queue full: skipped

@@ -59,7 +59,7 @@ def test_codec_prefixes_decode_into_tokens_the_vlm_answers_from(smol_dir):
     tokens = collect_tokens(p.encoder, _images(16, seed=5), progress=False).tokens
     vlm = p.answerer
     # Budgets scaled to these tiny 16 x 48 tokens (3 KiB raw) so that prefixes really differ in fidelity.
-    ae = MetaAutoEncoder.fit(tokens[:14], model=vlm, layer_budgets=(128, 256, 512, 1024),
+    ae = MetaAutoEncoder.fit(tokens[:14], model=vlm, layer_budgets=(128, 128, 256, 512, 1024),
                              detail_components=32, metric_rank=48, step_calibration_frames=14)
     question = "what is in the image ?"
     for held_out in tokens[14:]:

@@ -36,7 +36,7 @@ def calibrate(family: str, model_dir: Path, images: Path, out: Path, *extra: str
     from prosem_core.cli.main import main
 
     return main(["calibrate", "--model", family, "--model-dir", str(model_dir), "--images", str(images),
-                 "--out", str(out), "--budgets", "128,256,512,1024", "--detail-components", "16", *extra])
+                 "--out", str(out), "--budgets", "128,128,256,512,1024", "--detail-components", "16", *extra])
 
 
 def photo(h: int = 96, w: int = 128, seed: int = 0) -> np.ndarray:

@@ -85,7 +85,7 @@ def temporal_stream(codec, tokens: np.ndarray, k: int, keyframe_interval: int, l
     out = []
     for i, x in enumerate(tokens):
         while receipts and receipts[0][0] <= i:
-            enc.confirm(receipts.popleft()[1], k)
+            enc.confirm(receipts.popleft()[1], layers=k)
         while keyframe_requests and keyframe_requests[0] <= i:
             keyframe_requests.popleft()
             enc.request_keyframe()
@@ -102,8 +102,7 @@ def temporal_stream(codec, tokens: np.ndarray, k: int, keyframe_interval: int, l
             frame.undecodable = True
             keyframe_requests.append(i + 1 + receipt_delay_frames)
             continue
-        dec.confirm(i)
-        receipts.append((i + 1 + receipt_delay_frames, i))
+        receipts.append((i + 1 + receipt_delay_frames, i))  # the receiver holds it: its receipt goes back
     return out
 
 

@@ -163,9 +163,7 @@ def _tokens(args, pipe, family: str, runtime: str, out: Path, log):
 def _fit_config(args) -> dict:
     config = {}
     if args.budgets:
-        config["layer_budgets"] = args.budgets
-        if len(args.budgets) != 4 and not args.layer_levels:
-            raise ValueError("--budgets with other than 4 layers needs --layer-levels")
+        config["layer_budgets"] = args.budgets  # CodecConfig checks it matches the layer plan's length
     if args.layer_levels:
         config["layer_levels"] = tuple(tuple(int(c) for c in part) for part in args.layer_levels.split(","))
     if args.level_weights:
@@ -249,7 +247,8 @@ def register(commands, groups) -> None:
     run_g.add_argument("--no-cache", action="store_true", help="do not read or write the token cache (OUT.cache/)")
     cfg = p.add_argument_group("codec")
     cfg.add_argument("--out", default=None, help="output path stem (default: the shipped codebook)")
-    cfg.add_argument("--budgets", type=_int_list, default=None, help="per-layer byte budgets, e.g. 512,1024,2048,4096")
+    cfg.add_argument("--budgets", type=_int_list, default=None,
+                     help="per-layer byte budgets, one per layer of the plan (default plan: 256,256,512,1024,4096)")
     cfg.add_argument("--layer-levels", default=None, help="pyramid levels per layer, e.g. 01,2,012,012")
     cfg.add_argument("--level-weights", type=_float_list, default=None, help="error weight per pyramid level, e.g. 8,2,1")
     cfg.add_argument("--detail-components", type=_positive, default=None, help="channel components of the detail level")

@@ -205,9 +205,6 @@ class Pipeline:
                     f"pass the codebook calibrated for this model, or make one: {self.calibrate_command()} "
                     "and pass codebook:=CB")
             return
-        shipped = self.family.default_codebook(self.cfg)
-        if self.cfg.model == "default" and shipped is not None and self.codebook_path.resolve() == Path(shipped).resolve():
-            return  # the shipped codebook predates fingerprints; it is the default model's by construction
         raise ModelSetupError(f"codebook {self.codebook_path} ({codec.codebook_id}) names no model fingerprint "
                               f"(calibrated before codebooks were bound to their model)", fix)
 

@@ -72,6 +72,17 @@ def test_ctrl_c_while_the_models_load_exits_cleanly(script):
     assert code == 0 and "Traceback" not in out, f"{script} exit {code}: {out[-3000:]}"
 
 
+@pytest.mark.parametrize("after_s", [0.1, 0.3, 0.6])
+@pytest.mark.parametrize("script", ["edge_node", "cloud_node", "camera_replay"])
+def test_ctrl_c_at_any_moment_of_start_up_exits_cleanly(script, after_s):
+    """Early Ctrl-C lands while Python imports rclpy and the model packages, while rclpy.init runs,
+    or while the node is built (rclpy's handler has already invalidated the context then)."""
+    proc = _start(script)
+    time.sleep(after_s)
+    code, out = _ctrl_c_twice(proc)
+    assert code == 0 and "Traceback" not in out, f"{script} after {after_s} s: exit {code}: {out[-3000:]}"
+
+
 def test_missing_model_files_exit_at_once_with_the_fix(tmp_path):
     """After a colcon build nothing was exported yet: the edge says so and how to fix it."""
     empty = tmp_path / "models"

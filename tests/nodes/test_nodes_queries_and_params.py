@@ -76,6 +76,20 @@ def test_a_full_query_pool_answers_busy_at_once(pipeline, frames):
         assert g.query(min_fidelity=0.0).success  # the slot is free again
 
 
+def test_a_request_naming_only_its_question_asks_about_the_latest_frame(pipeline, frames):
+    """`ros2 service call /prosem/query prosem_msgs/srv/Query "{question: ...}"` leaves every other
+    field at its message default: frame_seq must then mean the latest frame, not frame 0."""
+    assert Query.Request().frame_seq == -1
+    with Graph(pipeline, edge={"stream_id": "robot1"}) as g:
+        assert g.feed_until(frames, lambda: g.query().success)
+        assert g.feed_until(frames, lambda: g.cloud.assembler.streams["robot1"].newest_seq > 0)
+        assert g.query_client.wait_for_service(timeout_sec=10.0)
+        future = g.query_client.call_async(Query.Request(question="what is in the image?"))
+        assert wait_for(future.done, 30.0)
+        r = future.result()
+        assert r.success and r.frame_seq > 0 and r.stream_id == "robot1", r.error
+
+
 @pytest.mark.parametrize("which", ["edge", "cloud"])
 def test_every_parameter_is_dumpable(pipeline, which):
     """What `ros2 param dump` does: list every name, then get them all in ONE request. rclpy answers

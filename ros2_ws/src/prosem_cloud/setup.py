@@ -17,5 +17,5 @@ setup(
     maintainer_email="dev@prosem.invalid",
     description="ProSem cloud node",
     license="Apache-2.0",
-    entry_points={"console_scripts": ["cloud_node = prosem_cloud.cloud_node:main"]},
+    entry_points={"console_scripts": ["cloud_node = prosem_cloud.cloud_main:main"]},
 )

@@ -17,5 +17,5 @@ setup(
     maintainer_email="dev@prosem.invalid",
     description="ProSem edge node",
     license="Apache-2.0",
-    entry_points={"console_scripts": ["edge_node = prosem_edge.edge_main:main", "camera_replay = prosem_edge.camera_replay:main"]},
+    entry_points={"console_scripts": ["edge_node = prosem_edge.edge_main:main", "camera_replay = prosem_edge.camera_main:main"]},
 )

@@ -20,7 +20,7 @@ import threading
 from collections.abc import Callable
 
 import rclpy
-from rclpy.executors import Executor, ExternalShutdownException, MultiThreadedExecutor
+from rclpy.executors import Executor, ExternalShutdownException, MultiThreadedExecutor, SingleThreadedExecutor
 from rclpy.node import Node
 
 
@@ -75,6 +75,11 @@ def spin_until_shutdown(node: Node, executor: Executor, until: Callable[[], bool
                 executor.spin_once(timeout_sec=0.1)
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
+    except Exception:
+        # A signal that shut the context down just before add_node or spin makes rclpy raise its own
+        # errors about an invalid context: that is still a normal stop, not a crash to report.
+        if executor.context.ok():
+            raise
     finally:
         _ignore_further_signals()
         _teardown(node, executor)
@@ -83,8 +88,8 @@ def spin_until_shutdown(node: Node, executor: Executor, until: Callable[[], bool
 
 def run_node(prog: str, make_node: Callable[[], Node], threads: Callable[[Node], int] | int = 2,
              args: list[str] | None = None, until: Callable[[Node], bool] | None = None) -> int:
-    """Init rclpy, build the node (StartupError -> one line, exit 2), spin on a MultiThreadedExecutor
-    with `threads` threads until shutdown (or until(node)); exit code 0 on Ctrl-C / SIGTERM."""
+    """Init rclpy, build the node (StartupError -> one line, exit 2), spin on an executor with `threads`
+    threads until shutdown (or until(node)); exit code 0 on Ctrl-C / SIGTERM."""
     try:
         return _run(prog, make_node, threads, sys.argv if args is None else args, until)
     except KeyboardInterrupt:  # a second Ctrl-C before the first one's teardown could ignore it
@@ -102,13 +107,34 @@ def _run(prog: str, make_node: Callable[[], Node], threads: Callable[[Node], int
     try:
         node = make_node()
     except StartupError as exc:
-        print(f"{prog}: {exc}", file=sys.stderr, flush=True)
         _ignore_further_signals()
+        if not rclpy.ok():
+            # Ctrl-C while the models loaded: what failed was interrupted (an extension's import
+            # raises ImportError), so the user stopped it, and nothing needs fixing.
+            _teardown(node, None)
+            return 0
+        print(f"{prog}: {exc}", file=sys.stderr, flush=True)
         _teardown(node, None)
         return 2
     except (KeyboardInterrupt, ExternalShutdownException):
         _ignore_further_signals()
         _teardown(node, None)
         return 0
-    count = threads(node) if callable(threads) else threads
-    return spin_until_shutdown(node, MultiThreadedExecutor(num_threads=count), None if until is None else lambda: until(node))
+    except Exception:
+        # rclpy's own SIGINT handler shuts the context down at once; a node still being built then
+        # fails inside rclpy ("context is invalid"). That is Ctrl-C during start-up, not a crash.
+        if rclpy.ok():
+            raise
+        _ignore_further_signals()
+        _teardown(node, None)
+        return 0
+    try:
+        # A Ctrl-C can land here too, between the model load and the first spin.
+        count = threads(node) if callable(threads) else threads
+        # One thread: rclpy warns about a one-thread MultiThreadedExecutor, and needs none.
+        executor = SingleThreadedExecutor() if count == 1 else MultiThreadedExecutor(num_threads=count)
+    except (KeyboardInterrupt, ExternalShutdownException):
+        _ignore_further_signals()
+        _teardown(node, None)
+        return 0
+    return spin_until_shutdown(node, executor, None if until is None else lambda: until(node))

@@ -1,0 +1,20 @@
+"""The first lines of every node's console script: import the node module, then run its main.
+
+A Ctrl-C in the first second of a launch reaches the process while Python is still importing rclpy,
+numpy or the models' packages, before `spin.run_node` can treat it as a normal stop; the console
+script's own import line would then print a KeyboardInterrupt traceback and exit 1. Importing the
+node module here, under a guard, makes that Ctrl-C a clean exit 0 like any later one. This module
+imports nothing heavy itself (no rclpy), so the guard covers everything that can take time.
+"""
+from __future__ import annotations
+
+import importlib
+
+
+def guarded_main(module: str, args: list[str] | None = None) -> int:
+    """Import `module` and return its main(args); 0 when Ctrl-C interrupts the import."""
+    try:
+        main = importlib.import_module(module).main
+    except KeyboardInterrupt:
+        return 0
+    return main(args)

@@ -12,6 +12,11 @@ What it reads from each out/bench_<name>.json (written by `prosem bench <name>`)
   - "meta"/"config" (optional): printed as one line under the title (what machine, which data).
 out/demo.json (scripts/demo.py) adds the demo's question table. Plots go to docs/results/ so the
 README can show them from the repository. A benchmark without JSON is listed as not run.
+
+out/bench_vlm.json (`prosem bench vlm`, random-weight VLMs, ten minutes and more) fills its own block
+in the "Bring your own VLM" section (<!-- vlm-results:start --> .. <!-- vlm-results:end -->) with the
+benchmark's own tables; without that JSON the block is left as it is, so a `make bench` that skips the
+VLMs keeps the last measured table.
 """
 from __future__ import annotations
 
@@ -24,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 START, END = "<!-- results:start -->", "<!-- results:end -->"
+VLM_START, VLM_END = "<!-- vlm-results:start -->", "<!-- vlm-results:end -->"
 BENCHES = [
     ("codec", "Codec: bytes vs agreement (`prosem bench codec`)"),
     ("vqa", "Answers: accuracy and semantic consistency per prefix (`prosem bench vqa`)"),
@@ -203,12 +209,23 @@ def render(out: Path, assets: Path, readme_dir: Path) -> str:
     return "\n\n".join([note, *sections])
 
 
-def replace_between_markers(text: str, body: str) -> str:
-    if text.count(START) != 1 or text.count(END) != 1 or text.index(START) > text.index(END):
-        raise ValueError(f"README must contain exactly one {START} followed by one {END}")
-    head, rest = text.split(START, 1)
-    _, tail = rest.split(END, 1)
-    return f"{head}{START}\n{body}\n{END}{tail}"
+def vlm_section(out: Path) -> str | None:
+    """The bench vlm tables from out/bench_vlm.json (None without it)."""
+    path = out / "bench_vlm.json"
+    if not path.is_file():
+        return None
+    from prosem_core.bench.vlm import markdown_table
+
+    data = json.loads(path.read_text())
+    return f"_Generated from `{path.name}` ({data['run_seconds']:.0f} s run); do not edit by hand._\n\n{markdown_table(data)}"
+
+
+def replace_between_markers(text: str, body: str, start: str = START, end: str = END) -> str:
+    if text.count(start) != 1 or text.count(end) != 1 or text.index(start) > text.index(end):
+        raise ValueError(f"README must contain exactly one {start} followed by one {end}")
+    head, rest = text.split(start, 1)
+    _, tail = rest.split(end, 1)
+    return f"{head}{start}\n{body}\n{end}{tail}"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -222,11 +239,14 @@ def main(argv: list[str] | None = None) -> int:
     readme_dir = args.readme.resolve().parent
     assets = (args.assets or readme_dir / "docs" / "results").resolve()
     body = render(args.out, assets, readme_dir)
+    vlm = vlm_section(args.out)
     if args.check:
-        print(body)
+        print(body if vlm is None else f"{body}\n\n{vlm}")
         return 0
     try:
         new = replace_between_markers(args.readme.read_text(), body)
+        if vlm is not None:
+            new = replace_between_markers(new, vlm, VLM_START, VLM_END)
     except (OSError, ValueError) as err:
         print(f"update_readme_results: {err}", file=sys.stderr)
         return 1

@@ -43,3 +43,15 @@ def test_bench_vlm_on_tiny_models(tmp_path):
     assert all(a["new_tokens"] == 4 for a in m["cloud"]["answers"])
     table = (tmp_path / "table.md").read_text()
     assert "random weights" in table and "tiny-smolvlm" in table
+    # The README's "Bring your own VLM" table is generated from this JSON, inside its own markers.
+    from pathlib import Path
+
+    readme = tmp_path / "README.md"
+    readme.write_text("# T\n\n<!-- results:start -->\n<!-- results:end -->\n\n"
+                      "<!-- vlm-results:start -->\nold\n<!-- vlm-results:end -->\nend\n")
+    script = Path(__file__).resolve().parents[2] / "scripts" / "update_readme_results.py"
+    done = subprocess.run([sys.executable, str(script), "--out", str(tmp_path), "--readme", str(readme)],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    block = readme.read_text().split("<!-- vlm-results:start -->")[1].split("<!-- vlm-results:end -->")[0]
+    assert "old" not in block and "bench_vlm.json" in block and "| tiny-smolvlm" in block and "random weights" in block

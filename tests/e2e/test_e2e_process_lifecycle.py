@@ -97,6 +97,25 @@ def test_missing_model_files_exit_at_once_with_the_fix(tmp_path):
     assert "Traceback" not in out
 
 
+@pytest.mark.parametrize("script", ["edge_node", "cloud_node"])
+@pytest.mark.parametrize("family", ["smolvlm", "llava"])
+def test_bad_model_dir_exits_at_once_naming_it(tmp_path, script, family):
+    """A typo in model_dir: one line that names the folder and says what belongs there, within 10 s."""
+    missing = tmp_path / "no_such_model"
+    t0 = time.monotonic()
+    proc = _start(script, f"model:={family}", f"model_dir:={missing}")
+    try:
+        code = proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    out = proc.stdout.read()
+    assert code == 2 and time.monotonic() - t0 < 10.0, out[-2000:]
+    errors = [line for line in out.splitlines() if line.startswith(f"{script}:")]
+    assert len(errors) == 1 and str(missing) in errors[0] and "model_dir" in errors[0], out[-2000:]
+    assert "Traceback" not in out
+
+
 def test_unknown_parameter_is_refused_by_name():
     proc = _start("cloud_node", "max_streamz:=3")
     code = proc.wait(timeout=30)

@@ -124,3 +124,33 @@ def test_footprint_report_rates_from_counter_times():
     assert out["frames_in_fps"] == pytest.approx(10.0) and out["encoded_fps"] == pytest.approx(5.0)
     assert out["keeps_up_by_dropping"] is True and out["rss_mb"]["steady_median"] == 250.0
     assert out["targets"]["rss_le_300mb"] is True
+
+
+def test_memory_trend_tells_a_leak_from_a_warm_up():
+    from prosem_bench.link_stats import memory_trend
+
+    warm_up = [(t, 300.0 + min(t, 60) * 0.5) for t in range(600)]  # grows for a minute, then flat
+    leak = [(t, 300.0 + t * 0.1) for t in range(600)]  # 6 MB/min for ten minutes
+    flat = memory_trend(warm_up)
+    assert flat["bounded"] and abs(flat["rss_slope_mb_per_min_second_half"]) < 0.01 and flat["rss_mb_end"] == 330.0
+    leaking = memory_trend(leak)
+    assert not leaking["bounded"] and leaking["rss_slope_mb_per_min_second_half"] == pytest.approx(6.0)
+    assert memory_trend(leak[:5]) == {"samples": 5}
+
+
+def test_soak_report_counts_forged_answers_and_refusals():
+    from prosem_bench.link_soak import AHEAD, _report
+
+    answers = [{"sent": 10.0 + i, "t": 10.05 + i, "success": True, "frame_seq": 100 + i} for i in range(20)]
+    answers.append({"sent": 5.0, "t": 5.1, "success": False, "frame_seq": 0})  # before the soak started: not counted
+    attack = [{"ev": "sent", "junk": 50, "forged": 10, "questions": 4},
+              *({"ev": "hostile_answer", "sent": 11.0, "t": 11.01, "success": False, "error_code": 1} for _ in range(4))]
+    rss = {"cloud": [(t, 300.0) for t in range(30)], "edge": [(t, 200.0) for t in range(30)]}
+    report = _report(answers, attack, rss, t0=10.0)
+    assert report["genuine"]["asked"] == 20 and report["genuine"]["answered"] == 20
+    assert all(report["targets"].values())
+    answers.append({"sent": 40.0, "t": 40.1, "success": True, "frame_seq": AHEAD + 120})  # the forged frame answered
+    attack.append({"ev": "hostile_answer", "sent": 41.0, "t": 41.2, "success": True, "error_code": 0})
+    report = _report(answers, attack, rss, t0=10.0)
+    assert report["genuine"]["answered_about_forged_frame"] == 1
+    assert not report["targets"]["no_answer_from_forged_frame"] and not report["targets"]["hostile_questions_refused"]

@@ -4,6 +4,8 @@ Sections (all by default; pick with --only):
   single     progressive (first/refined answer), full_cloud JPEG q90/q75, full_tokens (fp16), 30 % loss, 5 s cut
   multi      8 edge streams x 5 fps into one cloud node: memory over time, query p95 vs 1 stream
   footprint  edge_node with torch hidden: steady RSS, keeping up with 10 fps by dropping frames
+  soak       edge, cloud and a question every 0.2 s for --soak-s (600 s; quick 60) under hostile traffic:
+             all answered, none from a forged frame, hostile questions refused, memory flat, clean Ctrl-C
 Progress goes to stderr; the JSON names each mode's median and p95, the link rate and the machine.
 """
 from __future__ import annotations
@@ -14,7 +16,7 @@ import os
 import sys
 from pathlib import Path
 
-SECTIONS = ("single", "multi", "footprint")
+SECTIONS = ("single", "multi", "footprint", "soak")
 
 
 def _positive(text: str) -> float:
@@ -65,6 +67,11 @@ def run(args: argparse.Namespace) -> int:
 
         duration = 15.0 if args.quick else 40.0
         report["footprint"] = edge_footprint.run(edge_footprint.FootprintConfig(duration_s=duration, codebook=args.codebook))
+    if "soak" in args.only:
+        from prosem_bench import link_soak
+
+        duration = args.soak_s or (60.0 if args.quick else 600.0)
+        report["soak"] = link_soak.run(link_soak.SoakConfig(duration_s=duration, rate_bps=int(args.rate_bps), codebook=args.codebook))
     report["summary"] = summary(report)
     report["rows"] = link.rows(report["single"]) if "single" in report else []
     out = Path(args.json)
@@ -104,6 +111,19 @@ def summary(report: dict) -> dict:
         }
     elif fp:
         out["edge_footprint"] = {"error": fp["error"]}
+    soak = report.get("soak", {})
+    if soak and "error" not in soak:
+        out["soak"] = {
+            "duration_s": soak["config"]["duration_s"], "genuine_asked": soak["genuine"]["asked"],
+            "genuine_answered": soak["genuine"]["answered"], "answered_about_forged_frame": soak["genuine"]["answered_about_forged_frame"],
+            "hostile_questions_refused": f"{soak['hostile']['refused_bad_request']}/{soak['hostile']['questions']}",
+            "cloud_rss_mb_start_end": f"{soak['memory']['cloud'].get('rss_mb_start')} -> {soak['memory']['cloud'].get('rss_mb_end')}",
+            "cloud_rss_slope_mb_per_min": soak["memory"]["cloud"].get("rss_slope_mb_per_min_second_half"),
+            "edge_rss_slope_mb_per_min": soak["memory"]["edge"].get("rss_slope_mb_per_min_second_half"),
+            "clean_exit": soak["clean_exit"], "targets": soak["targets"],
+        }
+    elif soak:
+        out["soak"] = {"error": soak["error"], "clean_exit": soak.get("clean_exit")}
     return out
 
 
@@ -116,6 +136,7 @@ def register(commands, groups) -> None:
     p.add_argument("--rate-bps", type=_positive, default=1_000_000, help="link rate, each direction (default 1e6)")
     p.add_argument("--measure-s", type=_positive, default=None, help="measuring window per single-stream scenario")
     p.add_argument("--multi-s", type=_positive, default=None, help="duration of the 8-stream run (default 120, quick 20)")
+    p.add_argument("--soak-s", type=_positive, default=None, help="duration of the soak (default 600, quick 60)")
     p.add_argument("--dds-profile", default=None, help="Fast DDS XML profile for all processes (default: $FASTDDS_DEFAULT_PROFILES_FILE)")
     p.add_argument("--codebook", default="", help="codec codebook for all nodes (default: the shipped one)")
     p.add_argument("--log-dir", default=None, help="keep node logs here (default: a temp folder, named in the JSON)")

@@ -18,9 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-from prosem_bench.link_multi import _rss_mb
 from prosem_bench.link_procs import JsonLinesProc, LoggedProc, console_script, ros_args
-from prosem_bench.link_stats import summary
+from prosem_bench.link_stats import rss_mb, summary
 from prosem_core.bench.camera_sequence import CameraConfig, CameraSequence
 from prosem_core.bench.netns import LinkConfig, ShapedLink, dds_env
 
@@ -74,7 +73,7 @@ def run(cfg: FootprintConfig) -> dict:
             end = time.monotonic() + cfg.duration_s
             while time.monotonic() < end:
                 edge.check_alive()
-                value = _rss_mb(edge.proc.pid)
+                value = rss_mb(edge.proc.pid)
                 if value is not None:
                     rss.append(value)
                 time.sleep(1.0)

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from prosem_bench.link_procs import JsonLinesProc, LoggedProc, console_script, ros_args
-from prosem_bench.link_stats import ratio, summary
+from prosem_bench.link_stats import memory_trend, ratio, rss_mb, summary
 from prosem_core.bench.camera_sequence import CameraSequence
 from prosem_core.bench.netns import LinkConfig, ShapedLink, dds_env
 
@@ -41,16 +41,6 @@ class MultiConfig:
 
 def _log(msg: str) -> None:
     print(f"[bench link multi] {msg}", file=sys.stderr, flush=True)
-
-
-def _rss_mb(pid: int) -> float | None:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        return None
-    return None
 
 
 def camera_tokens(n: int, path: Path) -> Path:
@@ -128,7 +118,7 @@ def _sample(cloud: LoggedProc, rss: list, seconds: float) -> None:
     end = time.monotonic() + seconds
     while time.monotonic() < end:
         cloud.check_alive()
-        value = _rss_mb(cloud.proc.pid)
+        value = rss_mb(cloud.proc.pid)
         if value is not None:
             rss.append((time.time(), value))
         time.sleep(1.0)
@@ -151,22 +141,16 @@ def _report(cfg: MultiConfig, solo: list, multi: list, rss: list, t_solo: float,
     answered_streams = [a["stream_id"] for a in multi if a.get("success")]
     multi_q["per_stream_answered"] = {s: answered_streams.count(s) for s in sorted(set(answered_streams))}
     series = [(round(t - t_multi, 1), round(m, 1)) for t, m in rss]
-    during = np.array([(t, m) for t, m in series if t >= 0]) if series else np.zeros((0, 2))
     solo_rss = [m for t, m in series if t < 0]
+    trend = memory_trend([(t, m) for t, m in series if t >= 0])
     mem: dict = {"rss_mb_series": series[:: max(1, len(series) // 60)]}
-    if len(during) >= 10:
-        half = during[len(during) // 2:]
-        slope = float(np.polyfit(half[:, 0], half[:, 1], 1)[0]) * 60.0
+    if "bounded" in trend:
         mem.update({
             "rss_mb_solo_end": round(float(np.median(solo_rss[-5:])), 1) if solo_rss else None,
-            "rss_mb_multi_start": round(float(np.median(during[:5, 1])), 1),
-            "rss_mb_multi_mid": round(float(np.median(during[len(during) // 2 - 2: len(during) // 2 + 3, 1])), 1),
-            "rss_mb_multi_end": round(float(np.median(during[-5:, 1])), 1),
-            "rss_slope_mb_per_min_second_half": round(slope, 2),
+            "rss_mb_multi_start": trend["rss_mb_start"], "rss_mb_multi_mid": trend["rss_mb_mid"],
+            "rss_mb_multi_end": trend["rss_mb_end"],
+            "rss_slope_mb_per_min_second_half": trend["rss_slope_mb_per_min_second_half"], "bounded": trend["bounded"],
         })
-        # Bounded: the second half grows less than 2 % of its level over its span.
-        span_min = (half[-1, 0] - half[0, 0]) / 60.0
-        mem["bounded"] = bool(slope * span_min <= 0.02 * float(half[:, 1].mean()))
     p95_solo = solo_q["query_to_answer_s"]["p95"]
     p95_multi = multi_q["query_to_answer_s"]["p95"]
     return {"solo": solo_q, "multi": multi_q, "memory": mem, "duration_multi_s": cfg.duration_s,

@@ -235,6 +235,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--readme", type=Path, default=root / "README.md")
     parser.add_argument("--assets", type=Path, default=None, help="plot folder (default docs/results beside the README)")
     parser.add_argument("--check", action="store_true", help="print the section instead of writing the README")
+    parser.add_argument("--vlm-only", action="store_true", help="update only the bench vlm block (after `prosem bench vlm` alone)")
     args = parser.parse_args(argv)
     readme_dir = args.readme.resolve().parent
     assets = (args.assets or readme_dir / "docs" / "results").resolve()
@@ -244,7 +245,9 @@ def main(argv: list[str] | None = None) -> int:
         print(body if vlm is None else f"{body}\n\n{vlm}")
         return 0
     try:
-        new = replace_between_markers(args.readme.read_text(), body)
+        new = args.readme.read_text()
+        if not args.vlm_only:
+            new = replace_between_markers(new, body)
         if vlm is not None:
             new = replace_between_markers(new, vlm, VLM_START, VLM_END)
     except (OSError, ValueError) as err:

@@ -177,3 +177,23 @@ def test_layers_of_non_adjacent_levels():
         for k in range(1, 4):
             measured = 1.0 - ae.model_error(frame, ae.decode(layers[:k])) / energy
             assert ae.fidelity(layers[:k]) == pytest.approx(max(measured, 0.0), abs=3e-3)
+
+
+def test_renumbered_layers_decode_the_same_and_keep_their_reference():
+    from prosem_core.codec.layer_format import with_frame_seq
+    from prosem_core.codec.temporal import TemporalEncoder
+
+    ae = small_codec()
+    tokens = synthetic_tokens(2, seed=5)
+    layers = ae.encode(tokens[0], frame_seq=3)
+    moved = [with_frame_seq(x, 1_000) for x in layers]
+    assert [read_header(x).frame_seq for x in moved] == [1_000] * len(layers)
+    np.testing.assert_array_equal(ae.decode(moved), ae.decode(layers))
+    tx = TemporalEncoder(ae, cut_threshold=None)
+    tx.encode(tokens[0], 10)
+    tx.confirm(10)
+    delta = tx.encode(tokens[0] * 0.9 + tokens[1] * 0.1, 12)
+    h = read_header(with_frame_seq(delta[0], 40))
+    assert not h.keyframe and (h.frame_seq, h.ref_frame_seq, h.ref_layers) == (40, 38, read_header(delta[0]).ref_layers)
+    with pytest.raises(CodecError):
+        with_frame_seq(layers[0][:-1], 5)  # a broken layer stays broken

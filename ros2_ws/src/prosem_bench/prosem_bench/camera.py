@@ -46,7 +46,7 @@ class BenchCamera:
         if args.fps > 0:
             self.timer = node.create_timer(1.0 / args.fps, self._tick)
         tap_qos = QoSProfile(depth=200, reliability=ReliabilityPolicy.BEST_EFFORT)
-        for topic in args.tap_layers:
+        for topic in filter(None, args.tap_layers):  # '' = no layer tap (a counters-only tap)
             node.create_subscription(SemanticLayer, topic, self._on_layer, tap_qos)
         if args.tap_jpeg:
             node.create_subscription(CompressedImage, args.tap_jpeg, self._on_jpeg, tap_qos)

@@ -4,6 +4,8 @@ Sections (all by default; pick with --only):
   single     progressive (first/refined answer), full_cloud JPEG q90/q75, full_tokens (fp16), 30 % loss, 5 s cut
   multi      8 edge streams x 5 fps into one cloud node: memory over time, query p95 vs 1 stream
   footprint  edge_node with torch hidden: steady RSS, keeping up with 10 fps by dropping frames
+  scale      1, 8, 16, 32, 64 simulated robots (pre-encoded replays) into one cloud node: query p95, cloud CPU
+             per stream, memory, share of layers taken in (JSON + plot next to --json)
   soak       edge, cloud and a question every 0.2 s for --soak-s (600 s; quick 60) under hostile traffic:
              all answered, none from a forged frame, hostile questions refused, memory flat, clean Ctrl-C
 Progress goes to stderr; the JSON names each mode's median and p95, the link rate and the machine.
@@ -16,7 +18,7 @@ import os
 import sys
 from pathlib import Path
 
-SECTIONS = ("single", "multi", "footprint", "soak")
+SECTIONS = ("single", "multi", "footprint", "scale", "soak")
 
 
 def _positive(text: str) -> float:
@@ -67,6 +69,13 @@ def run(args: argparse.Namespace) -> int:
 
         duration = 15.0 if args.quick else 40.0
         report["footprint"] = edge_footprint.run(edge_footprint.FootprintConfig(duration_s=duration, codebook=args.codebook))
+    if "scale" in args.only:
+        from prosem_bench import link_scale
+
+        scale_cfg = link_scale.ScaleConfig(rate_bps=int(args.rate_bps), codebook=args.codebook)
+        if args.quick:
+            scale_cfg.counts, scale_cfg.window_s = (1, 8, 32), 10.0
+        report["scale"] = link_scale.run(scale_cfg, plot=Path(args.json).with_name(Path(args.json).stem + "_scale.png"))
     if "soak" in args.only:
         from prosem_bench import link_soak
 
@@ -111,6 +120,14 @@ def summary(report: dict) -> dict:
         }
     elif fp:
         out["edge_footprint"] = {"error": fp["error"]}
+    scale = report.get("scale", {})
+    if scale:
+        out["scale"] = {"saturates_at_streams": scale["saturates_at_streams"], "targets": scale["targets"]}
+        for p in scale["points"]:
+            out["scale"][f"streams_{p['streams']}"] = {"error": p["error"]} if "error" in p else {
+                "query_p95_s": p["query_to_answer_s"]["p95"], "p95_over_one_stream": p.get("p95_over_one_stream"),
+                "cloud_cpu_s_per_s_per_stream": p["cloud_cpu_s_per_s_per_stream"], "cloud_rss_mb_max": p["cloud_rss_mb_max"],
+                "layers_taken_in_share": p["layers_taken_in_share"]}
     soak = report.get("soak", {})
     if soak and "error" not in soak:
         out["soak"] = {

@@ -7,6 +7,10 @@ with the shipped Meta AutoEncoder (so every layer is genuine, with its own frame
 publishes NS/prosem/layers (base, reliable) and NS/prosem/layers/refine (best effort) up to a byte
 budget per frame, and serves pull requests from NS/prosem/feedback like the edge node does.
 One JSON line per published frame on stdout.
+
+With --pre-encoded (the scale section: up to 64 streams), each token frame is coded once at start and
+every published frame is that frame's layers renumbered (codec.layer_format.with_frame_seq): the
+layers are still genuine, and the process costs microseconds per frame instead of a codec encode.
 """
 from __future__ import annotations
 
@@ -23,6 +27,7 @@ from rclpy.executors import SingleThreadedExecutor
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 
 from prosem_core.codec import read_header
+from prosem_core.codec.layer_format import with_frame_seq
 from prosem_core.pipeline import default_pipeline
 from prosem_core.uplink.progressive import CODEC_ID
 from prosem_msgs.msg import LayerFeedback, SemanticLayer
@@ -38,9 +43,11 @@ def _emit(obj: dict) -> None:
 
 
 class ReplayStream:
-    def __init__(self, node, ns: str, codec, tokens: np.ndarray, push_bytes: int, offset: int) -> None:
+    def __init__(self, node, ns: str, codec, tokens: np.ndarray, push_bytes: int, offset: int,
+                 pre_encoded: list[list[bytes]] | None = None) -> None:
         self.ns, self.stream_id = ns, ns.strip("/").split("/")[-1]
         self.codec, self.tokens, self.push_bytes, self.offset = codec, tokens, push_bytes, offset
+        self.pre_encoded = pre_encoded
         self.epoch = random.SystemRandom().randrange(1, 2**32)
         self.seq = 0
         self.held: OrderedDict[int, tuple[list[bytes], object]] = OrderedDict()
@@ -56,7 +63,11 @@ class ReplayStream:
         seq = self.seq
         self.seq += 1
         stamp = from_seconds(time.time())
-        layers = self.codec.encode(self.tokens[(seq + self.offset) % len(self.tokens)], frame_seq=seq & 0xFFFFFFFF)
+        i = (seq + self.offset) % len(self.tokens)
+        if self.pre_encoded is None:
+            layers = self.codec.encode(self.tokens[i], frame_seq=seq & 0xFFFFFFFF)
+        else:
+            layers = [with_frame_seq(x, seq) for x in self.pre_encoded[i]]
         self.held[seq] = (layers, stamp)
         while len(self.held) > HELD_FRAMES:
             self.held.popitem(last=False)
@@ -110,12 +121,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--push-bytes", type=int, default=20_000, help="bytes pushed per frame (layer 0 always)")
     parser.add_argument("--codebook", default="", help="codebook path ('' = the shipped one, as the nodes)")
     parser.add_argument("--solo-s", type=float, default=0.0, help="only the first namespace streams for this long")
+    parser.add_argument("--pre-encoded", action="store_true", help="code each token frame once, then renumber (light)")
     args = parser.parse_args(argv)
     tokens = np.load(args.tokens_npy).astype(np.float32)
     codec = default_pipeline(codebook=args.codebook or None).codec  # the nodes' codec (only the codec is built)
     rclpy.init()
     node = rclpy.create_node("prosem_bench_replay")
-    streams = [ReplayStream(node, ns, codec, tokens, args.push_bytes, offset=7 * i) for i, ns in enumerate(args.namespaces)]
+    pre = [codec.encode(t, frame_seq=0) for t in tokens] if args.pre_encoded else None
+    streams = [ReplayStream(node, ns, codec, tokens, args.push_bytes, offset=7 * i, pre_encoded=pre)
+               for i, ns in enumerate(args.namespaces)]
     t0 = time.monotonic()
     state = {"all": args.solo_s <= 0}
 

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import struct
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .errors import CodecError
 
@@ -129,3 +129,12 @@ def read_header(layer: bytes) -> LayerHeader:
 
 def payload_of(layer: bytes) -> memoryview:
     return memoryview(bytes(layer))[HEADER_SIZE:]
+
+
+def with_frame_seq(layer: bytes, frame_seq: int) -> bytes:
+    """The same layer renumbered as frame `frame_seq` (header and CRC rewritten; a delta layer keeps
+    its reference distance). For replaying pre-encoded streams: payloads do not depend on the number."""
+    h = read_header(layer)
+    distance = (h.frame_seq - h.ref_frame_seq) & 0xFFFFFFFF
+    seq = int(frame_seq) & 0xFFFFFFFF
+    return pack_layer(replace(h, frame_seq=seq, ref_frame_seq=(seq - distance) & 0xFFFFFFFF), bytes(payload_of(layer)))

@@ -118,6 +118,19 @@ class LogInfo(Action):
         self.msg = msg
 
 
+class OpaqueFunction(Action):
+    def __init__(self, *, function, args=None, kwargs=None, **kw):
+        super().__init__(**kw)
+        self.function, self.args, self.kwargs = function, list(args or []), dict(kwargs or {})
+
+
+class _FunctionContext:
+    """What an OpaqueFunction's function gets: like launch.LaunchContext, the configurations in scope."""
+
+    def __init__(self, configs: dict[str, str]):
+        self.launch_configurations = dict(configs)
+
+
 class SetEnvironmentVariable(Action):
     def __init__(self, name, value, **kwargs):
         super().__init__(**kwargs)
@@ -160,7 +173,7 @@ def fake_modules() -> dict[str, types.ModuleType]:
         "launch": _module("launch", LaunchDescription=LaunchDescription),
         "launch.actions": _module("launch.actions", DeclareLaunchArgument=DeclareLaunchArgument,
                                   IncludeLaunchDescription=IncludeLaunchDescription, GroupAction=GroupAction,
-                                  LogInfo=LogInfo, SetEnvironmentVariable=SetEnvironmentVariable),
+                                  LogInfo=LogInfo, SetEnvironmentVariable=SetEnvironmentVariable, OpaqueFunction=OpaqueFunction),
         "launch.substitutions": _module("launch.substitutions", LaunchConfiguration=LaunchConfiguration,
                                         TextSubstitution=TextSubstitution, PathJoinSubstitution=PathJoinSubstitution,
                                         EnvironmentVariable=EnvironmentVariable),
@@ -366,6 +379,9 @@ def _evaluate_entities(entities, ctx: Context, nodes: list, declared: list, path
             else:  # cleared: only the given configurations, the environment launch started with
                 inner = Context(given, ctx.share, "", {})  # the ROS namespace is a configuration too
                 _evaluate_entities(entity.actions, inner, nodes, declared, path)
+        elif isinstance(entity, OpaqueFunction):
+            made = entity.function(_FunctionContext(ctx.configs), *entity.args, **entity.kwargs) or []
+            _evaluate_entities(made, ctx, nodes, declared, path)
         elif isinstance(entity, PushRosNamespace):
             ctx.namespace = _join_ns(ctx.namespace, _text(entity.namespace, ctx))
         elif isinstance(entity, SetEnvironmentVariable):
@@ -377,7 +393,12 @@ def _evaluate_entities(entities, ctx: Context, nodes: list, declared: list, path
             for item in entity.parameters:
                 if isinstance(item, dict):
                     for key, value in item.items():
-                        overrides[_text(key, ctx)] = value if isinstance(value, (bool, int, float)) else _param_value(_text(value, ctx))
+                        if isinstance(value, (bool, int, float)):
+                            overrides[_text(key, ctx)] = value
+                        elif isinstance(value, list) and all(isinstance(v, str) for v in value):
+                            overrides[_text(key, ctx)] = list(value)  # launch_ros: a list of strings stays a list
+                        else:
+                            overrides[_text(key, ctx)] = _param_value(_text(value, ctx))
                 else:
                     file = Path(_text(item, ctx))
                     if not file.is_file():

@@ -207,6 +207,7 @@ def ros_context():
     ("demo.launch.py", {"namespace": "robot1"}),
     ("demo.launch.py", {"mode": "full_cloud"}),
     ("cloud.launch.py", {"namespaces": "['robot1', 'robot2']"}),
+    ("multi_cloud.launch.py", {"groups": "robot1,robot2;robot3"}),
 ])
 def test_real_nodes_declare_and_accept_every_launched_parameter(launch_file, args, share, ros_context):
     from rclpy.parameter import Parameter
@@ -313,3 +314,16 @@ def test_model_launch_arguments_reach_both_nodes(share):
     assert cloud.parameters()["max_new_tokens"] == 64
     with pytest.raises(LaunchError, match="not in"):
         run_launch("edge.launch.py", share, model="gpt5")
+
+
+def test_multi_cloud_gives_each_node_its_own_disjoint_robots(share):
+    nodes, _ = run_launch("multi_cloud.launch.py", share, groups="robot0,robot1;robot2, robot3 ;robot4")
+    assert [n.fqn() for n in nodes] == ["/cloud0/prosem_cloud", "/cloud1/prosem_cloud", "/cloud2/prosem_cloud"]
+    assert [n.parameters()["namespaces"] for n in nodes] == [["/robot0", "/robot1"], ["/robot2", "/robot3"], ["/robot4"]]
+    assert all([p.name for p in n.param_files] == ["cloud.yaml"] for n in nodes)
+    for bad in ("robot0;robot0", ";;", "robot0;"):
+        if bad == "robot0;":  # a trailing separator is forgiven: one group
+            assert len(run_launch("multi_cloud.launch.py", share, groups=bad)[0]) == 1
+            continue
+        with pytest.raises(ValueError, match="groups"):
+            run_launch("multi_cloud.launch.py", share, groups=bad)

@@ -52,6 +52,7 @@ from prosem_core.modes import MODE_NAMES, mode_info
 from prosem_core.query_session import QuerySession, QuerySessionConfig, locked_answerer
 from prosem_core.query_types import ErrorCode, QueryRequest, QueryResult
 from prosem_core.questions import BadRequest
+from prosem_core.temporal_refs import TemporalRefs
 from prosem_msgs.action import Query as QueryAction
 from prosem_msgs.msg import LayerFeedback, SemanticLayer
 from prosem_msgs.srv import Query
@@ -80,6 +81,8 @@ PARAMS = [
     ParamSpec("warmup", True, "load every answering model at start, not on the first query", read_only=True),
     ParamSpec("base_reliability", "best_effort", "QoS reliability of the prosem/layers reader (match the edges' base_reliability)",
               choices=("reliable", "best_effort"), read_only=True),
+    ParamSpec("temporal", True, "keep each stream's reference chain so frames predicted from earlier ones (edge "
+              "temporal:=true) decode; false rejects them ('unsupported_temporal')", read_only=True),
     ParamSpec("max_streams", 16, "most streams held at once", 1, 4096, read_only=True),
     ParamSpec("max_frames_per_stream", 16, "frames held per stream (older ones are evicted)", 1, 4096, read_only=True),
     ParamSpec("max_bytes_per_stream", 8 << 20, "payload bytes held per stream", 64 << 10, 1 << 30, read_only=True),
@@ -138,6 +141,10 @@ class CloudNode(Node):
             codebook_id = token_chunks.FP16_CODEBOOK_ID if chunked else self.pipeline.codec.codebook_id
         except Exception as exc:
             raise StartupError(f"cannot load the codebook: {exc}") from None
+        # Chains hold base layers of a few more frames than the assembler keeps, so every frame it
+        # still holds decodes, however late a question comes.
+        self.refs = (TemporalRefs(self.pipeline.codec, history=p["max_frames_per_stream"] + 32, max_streams=p["max_streams"])
+                     if p["temporal"] and self.mode.name == "progressive" else None)
         self.assembler = Assembler(
             AssemblyConfig(codebook_id=codebook_id, max_streams=p["max_streams"], max_frames_per_stream=p["max_frames_per_stream"],
                            max_bytes_per_stream=p["max_bytes_per_stream"],
@@ -146,6 +153,7 @@ class CloudNode(Node):
             read_header=token_chunks.read_chunk_header if chunked else read_header,
             decode=token_chunks.join_chunks if chunked else (lambda layers: self.pipeline.codec.decode(layers)),
             clock=self._now,  # arrival times on the node clock: they go into feedback stamps
+            refs=self.refs,
         )
         self.auth_key = key
         self.stream_ns: dict[str, str] = {}  # stream id -> namespace its layers came from
@@ -285,7 +293,8 @@ class CloudNode(Node):
             bytes_received=total if bytes_received is None else bytes_received, stamp_ns=seconds_to_ns(now),
             receive_stamp_ns=seconds_to_ns(arrived), echo_send_stamp_ns=seconds_to_ns(echo),
             hold_s=float(np.float32(max(0.0, now - arrived))), layers_expected=expected, layers_arrived=arrived_count,
-            pull_layers=pull, reason=reason or why, status=status))
+            pull_layers=pull, reason=reason or why, status=status,
+            request_keyframe=self.refs is not None and self.refs.keyframe_wanted(frame.stream_id)))
 
     def _publish_feedback(self, ns: str, fields: FeedbackFields) -> None:
         """Sign (with a key) and publish one LayerFeedback."""
@@ -423,6 +432,8 @@ class CloudNode(Node):
     def all_counters(self) -> dict[str, int]:
         merged = Counter(self.assembler.counters)
         merged.update(self.counters)
+        if self.refs is not None:
+            merged.update(self.refs.counters)
         merged["param_rejected"] = self.params.rejected
         if self.admission is not None:
             merged["queries_busy"] = self.admission.refused
@@ -436,6 +447,8 @@ class CloudNode(Node):
 
     def destroy_node(self) -> None:
         self._stop.set()
+        if getattr(self, "refs", None) is not None:
+            self.refs.close()
         for slot in self._jpeg_slots.values():
             slot.close()
         for worker in self._workers:

@@ -5,10 +5,11 @@ counter (the status string of AddResult):
   payload size ("oversize"), every field in range ("out_of_range", field_checks), stream allowed
   ("foreign_stream"), authentication when a key is set ("unauthenticated", "forged") and freshness of
   the signed send stamp against this clock ("stale_stamp"), header parse ("malformed"), codebook
-  ("foreign_codebook"), header agrees with the message ("inconsistent"), keyframe
-  ("unsupported_temporal"), room for a new stream ("too_many_streams"), epoch (a non-current epoch is
-  held as a candidate: "pending_epoch", "stale_epoch", "duplicate_stream"; epochs.py), frame within
-  the window ("late"), frame not far ahead of the stream's pace ("held_ahead"; frame_pace.py), not a
+  ("foreign_codebook"), header agrees with the message ("inconsistent"), a predicted (delta) frame
+  when this cloud keeps no reference chains ("unsupported_temporal"), room for a new stream
+  ("too_many_streams"), epoch (a non-current epoch is held as a candidate: "pending_epoch",
+  "stale_epoch", "duplicate_stream"; epochs.py), frame within the window ("late"), frame not far ahead
+  of the stream's pace ("held_ahead"; frame_pace.py), not a
   repeat ("duplicate", "conflict").
 
 Hard rejections (a stream whose layers are all refused must be able to learn why) are kept per
@@ -25,7 +26,8 @@ fewest frames first) instead of being refused; only established, active streams 
 Memory is bounded by `max_streams` x (`max_frames_per_stream` frames and `max_bytes_per_stream` bytes,
 plus a quarter of that for far-ahead frames and for each of `epochs.max_candidates` candidate epochs).
 Tokens are decoded only when asked (`tokens(frame, k)`), and the last decode per frame is cached.
-A Condition lets query threads wait for new layers.
+A Condition lets query threads wait for new layers. With `refs` (temporal_refs.TemporalRefs), every
+accepted base layer also goes to its stream's reference chain, and delta frames decode against it.
 """
 from __future__ import annotations
 
@@ -45,6 +47,7 @@ from prosem_core.field_checks import FieldError, check_layer, check_stream_id, c
 from prosem_core.frame_pace import FramePace, PaceConfig
 from prosem_core.stream_resolver import Rejection, StreamChoice, StreamView, resolve_stream
 from prosem_core.stream_state import Candidate, FrameAssembly, LayerIn, Placed, StreamState
+from prosem_core.temporal_refs import TemporalRefs
 
 __all__ = ["AddResult", "Assembler", "AssemblyConfig", "FrameAssembly", "FramePick", "LayerIn", "StreamState", "MAX_LAYERS"]
 
@@ -130,8 +133,10 @@ class Assembler:
         decode: Callable[[Sequence[bytes]], np.ndarray],
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
+        refs: TemporalRefs | None = None,
     ) -> None:
         self.cfg = config
+        self.refs = refs
         self._read_header = read_header
         self._decode = decode
         self._clock = clock
@@ -186,10 +191,11 @@ class Assembler:
         ]
         if mismatch:
             return self._reject(layer, "inconsistent", f"message and payload header disagree on {', '.join(mismatch)}")
-        if not getattr(header, "keyframe", True):
-            # Temporal layers need the reference tokens the edge used; this cloud decodes keyframes.
+        if not getattr(header, "keyframe", True) and self.refs is None:
+            # Temporal layers need the reference tokens the edge used; this cloud keeps no chains.
             return self._reject(layer, "unsupported_temporal",
-                                f"frame {layer.frame_seq} is coded against frame {header.ref_frame_seq}")
+                                f"frame {layer.frame_seq} is coded against frame {header.ref_frame_seq} "
+                                "(start the cloud with temporal:=true, or the edge with temporal:=false)")
         count, index = int(header.layer_count), int(header.layer_index)
         if not (0 < count <= MAX_LAYERS and 0 <= index < count):
             return self._reject(layer, "malformed", f"layer {index} of {count}")
@@ -296,6 +302,9 @@ class Assembler:
         return self._accepted(stream, placed.frame, now)
 
     def _accepted(self, stream: StreamState, frame: FrameAssembly | None, now: float) -> AddResult:
+        if self.refs is not None and frame is not None and not frame.base_offered and frame.layers[0] is not None:
+            frame.base_offered = True
+            self.refs.offer(frame.stream_id, frame.epoch, frame.layers[0])
         self.streams.move_to_end(stream.stream_id)
         self.counters["frames_evicted"] += stream.evict(self.cfg.max_frames_per_stream, self.cfg.max_bytes_per_stream)
         self.counters["accepted"] += 1
@@ -529,7 +538,8 @@ class Assembler:
             if cached is not None and cached[0] == k:
                 return cached[1], k
             layers = [layer for layer in frame.layers[:k] if layer is not None]
-        tokens = self._decode(layers)  # outside the lock: other streams keep flowing
+        # Outside the lock: other streams keep flowing.
+        tokens = self._decode(layers) if self.refs is None else self.refs.tokens(frame.stream_id, frame.epoch, layers)
         with self.changed:
             frame._decoded = (k, tokens)
         self.counters["decodes"] += 1

@@ -63,6 +63,7 @@ class FrameAssembly:
     bytes_total: int = 0
     max_index_seen: int = -1
     _decoded: tuple[int, np.ndarray] | None = None
+    base_offered: bool = False  # temporal: its base layer went to the reference chain (temporal_refs)
 
     @property
     def prefix(self) -> int:

@@ -80,6 +80,14 @@ PARAMS = [
     ParamSpec("qos_update_min_interval_s", 5.0, "least time between two QoS changes", 0.5, 3600.0),
     ParamSpec("link_state_period_s", 0.5, "period of prosem/link_state", 0.05, 60.0, read_only=True),
     ParamSpec("counters_period_s", 2.0, "period of ~/counters", 0.1, 3600.0, read_only=True),
+    ParamSpec("temporal", False, "progressive: code frames against a frame the cloud confirmed (keyframes at start, on the "
+              "cloud's request, on a scene cut, every keyframe_interval); the cloud needs temporal:=true", read_only=True),
+    ParamSpec("keyframe_interval", 50, "temporal: most frames between two keyframes (50 = 10 s at 5 fps)", 1, 100_000,
+              read_only=True),
+    ParamSpec("scene_cut_threshold", 0.4, "temporal: a change carrying more than this share of the frame's own energy is "
+              "coded as a keyframe (measured: one scene <= 0.14, cuts >= 1.16)", 0.01, 100.0, read_only=True),
+    ParamSpec("temporal_history", 8, "temporal: frames back a reference may be (the cloud holds max_frames_per_stream)",
+              1, 1024, read_only=True),
     ParamSpec("jpeg_quality", 90, "full_cloud: JPEG quality", 1, 100),
     ParamSpec("jpeg_max_side", 0, "full_cloud: downscale so the longer side is at most this (0 = keep)", 0, 16384),
     ParamSpec("auth_key", "", "shared HMAC key as text (prefer auth_key_file: parameters are readable)", read_only=True),
@@ -118,7 +126,10 @@ class EdgeNode(Node):
                                    LinkEstimator(self._estimator_config()), RateController(self._controller_config()))
         self.image_limits = images.ImageLimits(max_pixels=p["max_image_pixels"], max_compressed_bytes=p["max_image_bytes"])
         self.uplink = build_uplink(self.mode.name, self.session, self.pipeline,
-                                   UplinkConfig(p["buffer_frames"], p["jpeg_quality"], p["jpeg_max_side"]))
+                                   UplinkConfig(p["buffer_frames"], p["jpeg_quality"], p["jpeg_max_side"], temporal=p["temporal"],
+                                                keyframe_interval=p["keyframe_interval"],
+                                                scene_cut_threshold=p["scene_cut_threshold"],
+                                                temporal_history=p["temporal_history"]))
         self.qos_cfg = QosPolicyConfig(base_lifespan_s=p["base_lifespan_s"], base_reliability=p["base_reliability"])
         qos = layer_qos_for_link(None, p["max_encode_rate_hz"], self.qos_cfg)
         self.link_state: LinkState | None = None  # the last one published (tests read it)
@@ -351,6 +362,8 @@ class EdgeNode(Node):
         merged.update(self.session.counters)
         merged.update({f"receipts_{k}": v for k, v in self.session.estimator.rejected.items()})
         merged["frames_dropped_handoff"] = self._slot.dropped
+        # temporal: why keyframes were sent (start, requested, no reference, interval, scene cut)
+        merged.update({f"keyframes_{k.replace(' ', '_')}": v for k, v in getattr(self.uplink, "keyframe_reasons", {}).items()})
         merged["param_rejected"] = self.params.rejected
         if isinstance(self.transport, LayerTransport) and self.transport.switcher is not None:
             merged["qos_changes"] = self.transport.switcher.changes

@@ -81,6 +81,7 @@ class TemporalEncoder:
         self._keyframe_requested = True
         self.last_change = 1.0  # change measure of the last frame (1.0 on keyframes); for diagnostics
         self.last_keyframe_reason = "start"
+        self.frames_encoded = 0
 
     def request_keyframe(self) -> None:
         """The receiver lost its references (or asked): the next frame is a keyframe and no earlier
@@ -95,7 +96,8 @@ class TemporalEncoder:
         ref = self._reference
         if ref is not None and not 1 <= _seq_after(seq, ref[0]) <= self.history:
             ref = None  # too old for the receiver's history (or not before this frame)
-        reason = ("requested" if keyframe or self._keyframe_requested else "no reference" if ref is None
+        reason = ("start" if self.frames_encoded == 0 else "requested" if keyframe or self._keyframe_requested
+                  else "no reference" if ref is None
                   else "interval" if self._since_keyframe + 1 >= self.keyframe_interval else "")
         ref_exponents = None
         if not reason:
@@ -107,6 +109,7 @@ class TemporalEncoder:
         if key and not reason:
             reason = "scene cut"
         self.last_change, self.last_keyframe_reason = change, reason
+        self.frames_encoded += 1
         self._since_keyframe = 0 if key else self._since_keyframe + 1
         self._keyframe_requested = False
         self._sent[seq] = _Sent(layers, None if key else ref[1], self.codec.layer_exponents(layers))
@@ -186,6 +189,16 @@ class TemporalDecoder:
         out = self.codec.decode(layers, reference=ref)
         self._remember(h.frame_seq, [bytes(x) for x in layers], None if ref is None else ref[1])
         return out
+
+    def hold(self, layers: list[bytes]) -> None:
+        """Keep a frame (any prefix) as a possible reference without decoding it: a keyframe costs
+        nothing, a delta frame the decode of its own reference (cached; frames share references).
+        Raises CodecError, like decode(), when a delta frame's reference is not held."""
+        if isinstance(layers, (bytes, bytearray)) or not layers:
+            raise CodecError("need a non-empty list of layers (a prefix of one frame)")
+        h = read_header(layers[0])
+        ref_tokens = None if h.keyframe else self.reference_tokens(h.ref_frame_seq, h.ref_layers)
+        self._remember(h.frame_seq, [bytes(x) for x in layers], ref_tokens)
 
     def _remember(self, seq: int, layers: list[bytes], ref_tokens: np.ndarray | None) -> None:
         held = self._held.get(seq)

@@ -16,6 +16,12 @@ class UplinkConfig:
     buffer_frames: int = 16  # frames whose context (camera header) is kept for pulled layers
     jpeg_quality: int = 90  # full_cloud
     jpeg_max_side: int = 0  # full_cloud: 0 = keep the camera's size
+    # progressive: code frames against a frame the cloud confirmed (codec.temporal); keyframes at start,
+    # on the cloud's request, on a scene cut, without a recent confirmed frame and every keyframe_interval.
+    temporal: bool = False
+    keyframe_interval: int = 50
+    scene_cut_threshold: float = 0.4
+    temporal_history: int = 8  # frames back a reference may be (the cloud holds more than this)
 
 
 @dataclass

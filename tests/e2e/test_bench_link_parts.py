@@ -154,3 +154,14 @@ def test_soak_report_counts_forged_answers_and_refusals():
     report = _report(answers, attack, rss, t0=10.0)
     assert report["genuine"]["answered_about_forged_frame"] == 1
     assert not report["targets"]["no_answer_from_forged_frame"] and not report["targets"]["hostile_questions_refused"]
+
+
+def test_temporal_target_needs_fewer_bytes_at_equal_agreement():
+    from prosem_bench.link import _label, _temporal_target
+
+    assert _label("I see an espresso (95%); it could also be cup.") == "I see an espresso"
+    t = {"bytes_ratio": 0.5, "keyframe_agreement": 0.95, "temporal_agreement": 0.945}
+    assert _temporal_target(t) is True
+    assert _temporal_target({**t, "bytes_ratio": 0.7}) is False
+    assert _temporal_target({**t, "temporal_agreement": 0.93}) is False  # cheaper, but answers worse
+    assert _temporal_target({**t, "keyframe_agreement": None}) is None  # not measured: no verdict

@@ -80,6 +80,10 @@ def default_scenarios(cfg: LinkBenchConfig) -> list[Scenario]:
         Scenario("full_tokens", {"mode": "full_tokens"}, ["answer:0.0"]),
         Scenario("progressive_loss", {"mode": "progressive"}, [first, refined], impairment="loss"),
         Scenario("progressive_cut", {"mode": "progressive"}, [first], impairment="cut"),
+        # Temporal layers against keyframes, without and with loss: base-layer bytes per frame at the
+        # agreement of the first answers with the uncompressed tokens' answers.
+        Scenario("temporal", {"mode": "progressive", "temporal": True}, [first]),
+        Scenario("temporal_loss", {"mode": "progressive", "temporal": True}, [first], impairment="loss"),
     ]
 
 
@@ -93,7 +97,8 @@ def camera_stack(cfg: LinkBenchConfig, path: Path) -> Path:
     return path
 
 
-def run_scenario(cfg: LinkBenchConfig, sc: Scenario, frames_npy: Path, log_dir: Path) -> dict:
+def run_scenario(cfg: LinkBenchConfig, sc: Scenario, frames_npy: Path, log_dir: Path,
+                 reference: Callable[[int, str], str] | None = None) -> dict:
     env = dds_env(cfg.domain_id, profile=cfg.dds_profile or None)
     py = sys.executable
     result: dict[str, Any] = {"scenario": sc.name, "edge_params": sc.edge_params, "impairment": sc.impairment}
@@ -131,7 +136,7 @@ def run_scenario(cfg: LinkBenchConfig, sc: Scenario, frames_npy: Path, log_dir: 
                 p.check_alive()
             result["load_avg_1m_at_end"] = round(os.getloadavg()[0], 2)  # shared machine: context for the numbers
             result.update(_analyse(cfg, sc, probe.snapshot("answer"), camera.snapshot("layer"),
-                                   camera.snapshot("capture"), w0, w1, c0, c1, timeline))
+                                   camera.snapshot("capture"), w0, w1, c0, c1, timeline, reference))
             if dropped:
                 result["loss_dropped_datagrams_by_sender"] = dropped
         except (RuntimeError, TimeoutError) as exc:
@@ -170,8 +175,10 @@ def _impair(link: ShapedLink, cfg: LinkBenchConfig, impairment: str, dropped: di
 
 
 def _analyse(cfg: LinkBenchConfig, sc: Scenario, answers: list[dict], layers: list[dict], captures: list[dict],
-             w0: float, w1: float, c0: dict, c1: dict, timeline: dict) -> dict:
+             w0: float, w1: float, c0: dict, c1: dict, timeline: dict,
+             reference: Callable[[int, str], str] | None = None) -> dict:
     frames = capture_index(layers)
+    index_of = {round(c["stamp"], 4): c["i"] for c in captures}
     window = [a for a in answers if w0 <= a["sent"] <= w1]
     out: dict[str, Any] = {"window_s": round(w1 - w0, 2), "queries": len(window)}
     wire_edge_tx = c1["edge"]["tx_bytes"] - c0["edge"]["tx_bytes"]
@@ -186,6 +193,9 @@ def _analyse(cfg: LinkBenchConfig, sc: Scenario, answers: list[dict], layers: li
         "wire_per_payload": round(wire_edge_tx / payload, 3) if payload else None,
         "frames_captured": n_captured, "frames_sent": len(sent_frames),
         "tbf_dropped_edge": c1["edge"]["qdisc_dropped"] - c0["edge"]["qdisc_dropped"],
+        # What the base layer of a frame costs (temporal vs keyframes): payload bytes of layer 0 per frame sent.
+        "base_layer_bytes_per_frame": round(float(np.mean([f["layers"][0] for f in sent_frames.values() if 0 in f["layers"]])), 1)
+        if any(0 in f["layers"] for f in sent_frames.values()) else None,
     }
     if payload and wire_edge_tx < payload:
         out["link"]["warning"] = "veth carried fewer bytes than were published: data bypassed the shaped link"
@@ -216,8 +226,17 @@ def _analyse(cfg: LinkBenchConfig, sc: Scenario, answers: list[dict], layers: li
             # What is not explained by edge compute (capture -> layer 0 published), transmission of the
             # bytes used at the link rate, and the cloud's own time (request -> response).
             overhead.append(a["t"] - f["stamp"] - (f["first_t"] - f["stamp"]) - tx - a["latency_s"])
+        agree = []
+        if reference is not None:
+            for a in ok:
+                f = frames.get(a["frame_seq"])
+                i = index_of.get(round(f["stamp"], 4)) if f else None
+                if i is not None:
+                    agree.append(_label(a["answer"]) == _label(reference(i % cfg.camera_frames, a["question"])))
         per_kind[kind] = {
             "queries": len(rows), "answered": len(ok), "answered_fraction": round(len(ok) / len(rows), 4) if rows else None,
+            "agreement_with_uncompressed": round(sum(agree) / len(agree), 4) if agree else None,
+            "agreement_n": len(agree),
             "frame_to_answer_s": summary(f2a), "frame_to_answer_latest_on_timer_s": summary(f2a_latest),
             "query_to_answer_s": summary(a["t"] - a["sent"] for a in ok),
             "cloud_latency_s": summary(a["latency_s"] for a in ok), "edge_capture_to_publish_s": summary(edge_s),
@@ -288,6 +307,31 @@ def machine() -> dict:
     return info
 
 
+def reference_answers(frames_npy: Path, codebook: str = "") -> Callable[[int, str], str]:
+    """What the cloud would answer about camera frame i from its uncompressed tokens (the edge's ONNX
+    encoder, no codec): the yardstick of answer agreement. Memoised per (frame, question)."""
+    from prosem_core.pipeline import default_pipeline
+
+    pipeline = default_pipeline(runtime="onnx", codebook=codebook or None)
+    frames = np.load(frames_npy, mmap_mode="r")
+    tokens: dict[int, np.ndarray] = {}
+    answers: dict[tuple[int, str], str] = {}
+
+    def answer(i: int, question: str) -> str:
+        if (i, question) not in answers:
+            if i not in tokens:
+                tokens[i] = pipeline.encoder.encode(np.asarray(frames[i]))
+            answers[(i, question)] = pipeline.answerer.answer(tokens[i], question).text
+        return answers[(i, question)]
+
+    return answer
+
+
+def _label(answer: str) -> str:
+    """"I see an espresso (95%)." -> "I see an espresso": agreement compares what was said, not the confidence."""
+    return answer.split(" (")[0].split(";")[0].strip()
+
+
 def run(cfg: LinkBenchConfig, scenarios: list[Scenario] | None = None,
         progress: Callable[[str], None] = _log) -> dict:
     scenarios = scenarios if scenarios is not None else default_scenarios(cfg)
@@ -297,9 +341,10 @@ def run(cfg: LinkBenchConfig, scenarios: list[Scenario] | None = None,
     frames_npy = camera_stack(cfg, log_dir / "camera_frames.npy")
     results = {}
     try:
+        reference = reference_answers(frames_npy, cfg.codebook)
         for sc in scenarios:
             progress(f"scenario {sc.name} ({sc.impairment}), {cfg.measure_s:.0f} s window")
-            results[sc.name] = run_scenario(cfg, sc, frames_npy, log_dir)
+            results[sc.name] = run_scenario(cfg, sc, frames_npy, log_dir, reference)
     finally:
         frames_npy.unlink(missing_ok=True)
     return {"config": asdict(cfg), "machine": machine(), "link_rate_bps": cfg.rate_bps,
@@ -361,11 +406,31 @@ def headline(results: dict) -> dict:
     out["loss_answered_fraction"] = {k: v["answered_fraction"] for k, v in loss.items()}
     cut = results.get("progressive_cut", {}).get("cut", {})
     out["cut_resume_after_up_s"] = cut.get("resume_after_up_s")
+    for impairment, (key, temporal) in {"none": ("progressive", "temporal"), "loss": ("progressive_loss", "temporal_loss")}.items():
+        k_bytes = results.get(key, {}).get("link", {}).get("base_layer_bytes_per_frame")
+        t_bytes = results.get(temporal, {}).get("link", {}).get("base_layer_bytes_per_frame")
+        k_agree = _kind(results, key, "first", "agreement_with_uncompressed")
+        t_agree = _kind(results, temporal, "first", "agreement_with_uncompressed")
+        out[f"temporal_{impairment}"] = {
+            "keyframe_base_bytes_per_frame": k_bytes, "temporal_base_bytes_per_frame": t_bytes,
+            "bytes_ratio": ratio(t_bytes, k_bytes), "keyframe_agreement": k_agree, "temporal_agreement": t_agree}
     fractions = list(out["loss_answered_fraction"].values())
     out["targets"] = {
         "first_le_0.15x_full_cloud_q90": _at_most(out["ratio_first_over_full_cloud_q90"], 0.15),
         "overhead_median_le_30ms": _at_most(out["progressive_first_overhead_median_s"], 0.030),
         "loss_every_query_answered": all(v == 1.0 for v in fractions) if fractions else None,
         "cut_resume_le_2s": _at_most(out["cut_resume_after_up_s"], 2.0),
+        **{f"temporal_{imp}_bytes_le_0.6x_at_equal_agreement": _temporal_target(out[f"temporal_{imp}"]) for imp in ("none", "loss")},
     }
     return out
+
+
+def _kind(results: dict, scenario: str, kind: str, metric: str):
+    return results.get(scenario, {}).get("kinds", {}).get(kind, {}).get(metric)
+
+
+def _temporal_target(t: dict) -> bool | None:
+    """Temporal base layers at most 0.6x the keyframes' bytes, with answer agreement within 0.01 (or better)."""
+    if t["bytes_ratio"] is None or t["keyframe_agreement"] is None or t["temporal_agreement"] is None:
+        return None
+    return t["bytes_ratio"] <= 0.6 and t["temporal_agreement"] >= t["keyframe_agreement"] - 0.01

@@ -86,8 +86,9 @@ fi
 # ---- 4. the project's Python packages (editable) and their ament index entries -------------------
 # Every ament_python package of the workspace; installed in dependency order (core, glue, nodes, ...).
 PKGS=(prosem_core prosem_ros prosem_edge prosem_cloud prosem_bench prosem_bringup)
-pkgs_hash=$(cd "$ROOT/ros2_ws/src" && cat "${PKGS[@]/%//setup.py}" "${PKGS[@]/%//package.xml}" "$ROOT/scripts/ament_index_venv.py" \
-  | sha256sum | cut -c1-16)
+# The names of installed data files count too: the ament index links each one (a new launch file needs a link).
+pkgs_hash=$(cd "$ROOT/ros2_ws/src" && { cat "${PKGS[@]/%//setup.py}" "${PKGS[@]/%//package.xml}" "$ROOT/scripts/ament_index_venv.py";
+  find . \( -path '*/launch/*' -o -path '*/config/*' -o -path '*/resource/*' \) -type f | sort; } | sha256sum | cut -c1-16)
 if [ "$(cat "$stamp_dir/pkgs" 2>/dev/null)" != "$pkgs_hash" ]; then
   say "installing ${PKGS[*]} (editable)"
   for p in "${PKGS[@]}"; do

@@ -76,10 +76,18 @@ def test_ctrl_c_while_the_models_load_exits_cleanly(script):
 @pytest.mark.parametrize("script", ["edge_node", "cloud_node", "camera_replay"])
 def test_ctrl_c_at_any_moment_of_start_up_exits_cleanly(script, after_s):
     """Early Ctrl-C lands while Python imports rclpy and the model packages, while rclpy.init runs,
-    or while the node is built (rclpy's handler has already invalidated the context then)."""
+    or while the node is built (rclpy's handler has already invalidated the context then).
+
+    One window no program code can reach: the interpreter's own start (the ROS wheels' .pth re-executes
+    the venv's Python once), before Python installs its SIGINT handler; the signal's default action
+    then ends the process at once, as it would any program, having printed and set up nothing.
+    On a loaded machine 0.1-0.3 s can still fall there, so that outcome (killed by SIGINT, no output)
+    is accepted; anything the process printed means our code ran, and then only exit 0 will do."""
     proc = _start(script)
     time.sleep(after_s)
     code, out = _ctrl_c_twice(proc)
+    if code == -signal.SIGINT and not out.strip():
+        return  # stopped before the interpreter ran any of our code
     assert code == 0 and "Traceback" not in out, f"{script} after {after_s} s: exit {code}: {out[-3000:]}"
 
 

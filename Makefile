@@ -17,7 +17,7 @@ help:
 	@echo "make lint    - ruff only (pinned in constraints.txt; config in ruff.toml)"
 	@echo "make test-core | test-nodes | test-e2e | test-bringup - one tier, for fast loops"
 	@echo "make demo    - edge + cloud as processes, bundled camera sequence, scripted questions, table + plot"
-	@echo "make bench   - run the benchmarks (codec, vqa, vlm, link) and regenerate README results"
+	@echo "make bench   - run the benchmarks (codec, vqa, vlm, stream, link) and regenerate README results"
 
 setup:
 	bash scripts/setup.sh

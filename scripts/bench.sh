@@ -3,7 +3,7 @@
 # README results (tables and plots between <!-- results:start --> and <!-- results:end -->).
 #
 #   BENCH_QUICK=1 make bench     smoke run: few images, short link windows (numbers not for the README)
-#   BENCH_ONLY="codec vqa" make bench     (default: codec vqa vlm link)
+#   BENCH_ONLY="codec vqa" make bench     (default: codec vqa vlm stream link)
 #   OUT=/tmp/b README=/tmp/README.md make bench     write elsewhere
 #
 # A benchmark that fails is reported and the others still run; the exit status is non-zero if any
@@ -13,7 +13,7 @@ set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 PY=${PY:-$ROOT/.venv/bin/python}
 OUT=${OUT:-$ROOT/out}
-ONLY=${BENCH_ONLY:-codec vqa vlm link}
+ONLY=${BENCH_ONLY:-codec vqa vlm stream link}
 README=${README:-$ROOT/README.md}
 quick=()
 [ -n "${BENCH_QUICK:-}" ] && quick=(1)
@@ -39,15 +39,19 @@ vqa_args=(bench vqa --json "$OUT/bench_vqa.json")
 link_args=(bench link --json "$OUT/bench_link.json")
 # Random-weight SmolVLM-256M and llava-interleave-qwen-0.5b at their real sizes (10-20 min the first time).
 vlm_args=(bench vlm --json "$OUT/bench_vlm.json" --markdown "$OUT/bench_vlm.md")
+# The camera sequence through the codec and live video codecs (PyAV's FFmpeg), about 10 min.
+stream_args=(bench stream --json "$OUT/bench_stream.json" --plot "$OUT/bench_stream.png")
 if ((${#quick[@]})); then
   codec_args+=(--limit 20 --photos 10)
   vqa_args+=(--images 50 --no-int8)
   link_args+=(--quick)
   vlm_args+=(--arch tiny --frames 1)
+  stream_args+=(--quick)
 fi
 run codec "${codec_args[@]}"
 run vqa "${vqa_args[@]}"
 run vlm "${vlm_args[@]}"
+run stream "${stream_args[@]}"
 if [ "$(id -u)" -eq 0 ]; then
   run link "${link_args[@]}"
 else

@@ -34,6 +34,7 @@ BENCHES = [
     ("codec", "Codec: bytes vs agreement (`prosem bench codec`)"),
     ("vqa", "Answers: accuracy and semantic consistency per prefix (`prosem bench vqa`)"),
     ("link", "Shaped link, 1 Mbit/s: latency and bytes (`prosem bench link`)"),
+    ("stream", "A camera stream: codec layers vs live H.264/H.265/AV1 (`prosem bench stream`)"),
 ]
 Y_WORDS = ("agreement", "accuracy", "consistency", "cosine")
 MAX_LINES = 30  # longer tables stay in the JSON; the README shows the first ones

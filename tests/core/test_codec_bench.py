@@ -60,3 +60,24 @@ def test_temporal_simulation_under_loss_and_frontier_matching():
     # keyframes reach 0.95 at 400 B; temporal reaches 0.94 (within 0.01) at 100 B
     assert m["frontier"]["k=2"]["ratio"] == 0.25 and m["worst"] == 0.5 and m["at_base_layer"] == 0.5
     assert m["same_prefix"]["k=2"]["ratio"] == 0.75
+
+
+def test_int8_edge_section_measures_the_int8_encoder_against_fp32():
+    """On a few photos: the int8 ONNX encoder's error, agreement and speed, and the gap in words."""
+    import numpy as np
+
+    from prosem_core.bench.codec_int8 import int8_edge
+    from prosem_core.codec.calibration_images import held_out_photos
+    from prosem_core.models.encoder import build_encoder
+    from prosem_core.models.imagenet_head import load_fc
+
+    photos = held_out_photos(1, seed=5)[:6]
+    fp32 = build_encoder("onnx")
+    tokens = fp32.encode_batch(photos).astype(np.float32)
+    weight, bias = load_fc()
+    out = int8_edge(photos, tokens, lambda t: (t.mean(axis=1) @ weight.T + bias).argmax(axis=1), fp32, timing_frames=3)
+    assert out["photos"] == 6 and 0 < out["token_rel_error_mean"] < 1 and 0 <= out["top1_agreement_with_fp32"] <= 1
+    assert out["fp32_cpu_ms_per_frame"] > 0 and out["int8_cpu_ms_per_frame"] > 0
+    assert out["target_met"] == (out["gap"] == "none")
+    # The same tokens as "int8" would be a perfect copy: the section must tell them apart from fp32's.
+    assert out["token_rel_error_mean"] > 1e-4

@@ -362,6 +362,11 @@ def run(cfg: CodecBenchConfig, log: Callable[[str], None] = print) -> dict:
                 for r in new:
                     r.method = f"{name}: {r.method}"
             rows += new
+        int8 = None
+        if photos:
+            from prosem_core.bench.codec_int8 import int8_edge
+
+            int8 = int8_edge(photos, datasets[1][1], _Scorer(datasets[1][1], answerer, fc).top1, encoder)
         temporal = None
         if cfg.temporal_frames:
             from prosem_core.bench.codec_temporal import TemporalBenchConfig, run_temporal
@@ -378,6 +383,13 @@ def run(cfg: CodecBenchConfig, log: Callable[[str], None] = print) -> dict:
               "timing": "median thread CPU ms per frame, single thread",
               "rows": [asdict(r) for r in rows]}
     report["summary"], report["image_comparison"] = _summary(rows, ae)
+    if int8 is not None:
+        report["int8_edge"] = int8
+        report["summary"]["int8_edge_token_error"] = int8["token_rel_error_mean"]
+        report["summary"]["int8_edge_top1_agreement"] = int8["top1_agreement_with_fp32"]
+        report["summary"]["int8_edge_speedup_over_fp32"] = int8["speedup_over_fp32"]
+        report["summary"]["int8_edge_gap"] = int8["gap"]
+        report["summary"]["targets"]["int8 edge: error<=0.05, top1>=0.95, >=1.3x fp32"] = int8["target_met"]
     if temporal is not None:
         report["temporal"] = temporal
         for key, m in temporal["matched"].items():

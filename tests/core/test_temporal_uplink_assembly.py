@@ -197,3 +197,34 @@ def test_a_cloud_without_chains_rejects_predicted_frames_saying_what_to_do():
         assert result.status == "unsupported_temporal" and "temporal:=true" in result.detail
     finally:
         p.close()
+
+
+def test_a_broken_chain_asks_once_then_again_after_retry_s():
+    now = [0.0]
+    codec = small_codec()
+    refs = TemporalRefs(codec, history=8, max_streams=2, retry_s=1.0, clock=lambda: now[0])
+    try:
+        from prosem_core.codec.temporal import TemporalEncoder
+
+        tx = TemporalEncoder(codec, cut_threshold=None)
+        scene = _scene(3)
+        key = tx.encode(scene[0], 0)
+        tx.confirm(0)
+        tx.encode(scene[1], 1)
+        tx.confirm(1)
+        delta = tx.encode(scene[2], 2)  # coded against frame 1, which the cloud never got
+        refs.offer("r", 1, key[0])
+        refs.offer("r", 1, delta[0])
+        assert refs.drain()
+        assert refs.keyframe_wanted("r") and not refs.keyframe_wanted("r")  # once...
+        now[0] = 0.5
+        assert not refs.keyframe_wanted("r")
+        now[0] = 1.2
+        assert refs.keyframe_wanted("r")  # ...and again while still broken
+        refs.offer("r", 1, codec.encode(scene[2], frame_seq=3)[0])  # a keyframe repairs the chain
+        assert refs.drain()
+        now[0] = 5.0
+        assert not refs.keyframe_wanted("r") and refs.counters["chain_broken"] == 1
+        assert not refs.keyframe_wanted("unknown stream")
+    finally:
+        refs.close()

@@ -56,17 +56,17 @@ class TemporalRefs:
 
     def offer(self, stream_id: str, epoch: int, base_layer: bytes) -> None:
         """An accepted base layer (layer 0) of a frame, in arrival order."""
+        with self._lock:
+            self._pending += 1  # before the put: the worker may finish it before this returns
         try:
             self._queue.put_nowait((stream_id, int(epoch), bytes(base_layer)))
         except queue.Full:  # the worker fell far behind: a gap in the chain, repaired by a keyframe
             self.counters["chain_queue_full"] += 1
             with self._lock:
+                self._pending -= 1
                 chain = self._chains.get(stream_id)
                 if chain is not None and chain.broken_since is None:
                     chain.broken_since = self._clock()
-            return
-        with self._lock:
-            self._pending += 1
 
     def _work(self) -> None:
         while True:

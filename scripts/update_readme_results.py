@@ -38,6 +38,7 @@ BENCHES = [
 ]
 Y_WORDS = ("agreement", "accuracy", "consistency", "cosine")
 MAX_LINES = 30  # longer tables stay in the JSON; the README shows the first ones
+MAX_RUN_CHARS = 400  # the "Run:" line under a title
 
 
 def _rel(path: Path, base: Path) -> str:
@@ -157,7 +158,10 @@ def bench_section(name: str, title: str, out: Path, assets: Path, readme_dir: Pa
     data = json.loads(path.read_text())
     meta = data.get("meta") or data.get("config")
     if isinstance(meta, dict):
-        parts.append("Run: " + ", ".join(f"{k}={fmt(v)}" for k, v in flatten(meta).items()))
+        run = ", ".join(f"{k}={fmt(v)}" for k, v in flatten(meta).items())
+        # The whole run description stays in the JSON; the README shows its start.
+        parts.append("Run: " + (run if len(run) <= MAX_RUN_CHARS else run[:MAX_RUN_CHARS].rsplit(", ", 1)[0]
+                                + f", ... (all in `{path.name}`)"))
     summary = data.get("summary")
     if isinstance(summary, dict) and summary:
         items = list(flatten(summary).items())

@@ -366,7 +366,7 @@ def run(cfg: StreamBenchConfig, log: Callable[[str], None] = print) -> dict:
                                 "uncompressed frame's tokens; label_cosine: MiniLM cosine of the two class names"},
         "codec": {"codebook_id": pipe.codec.codebook_id, "layer_count": pipe.codec.layer_count,
                   "layer_budgets": list(pipe.codec.config.layer_budgets),
-                  "bytes": "layers as produced, 40-byte headers included"},
+                  "bytes": "layers as produced, 31-byte headers included"},
         "video": {"keyframe_interval_frames": cfg.video_keyint,
                   "sweep_stop_bytes_per_frame": max_video_bytes, "skipped_settings": skipped,
                   "qualities": {c: list(cfg.qualities[c]) for c in cfg.video_codecs},

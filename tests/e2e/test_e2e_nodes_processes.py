@@ -3,7 +3,6 @@ with the real default pipeline: layers flow, queries answer, pulls work, faults 
 from __future__ import annotations
 
 import subprocess
-import time
 
 import pytest
 from e2e_procs import Robot, ready, start, stop

@@ -163,3 +163,19 @@ def test_model_failure_is_a_result_not_an_exception():
     rig.session.answer_fn = lambda *a, **k: (_ for _ in ()).throw(RuntimeError("CUDA out of memory"))
     result = rig.session.run(QueryRequest("q"))
     assert result.error_code == ErrorCode.MODEL and "out of memory" in result.error and result.frame_seq == 5
+
+
+def test_latest_frame_waits_for_a_first_base_layer_within_timeout():
+    """Only a refinement of the stream has arrived (its base layer was lost): a question about the latest
+    frame waits up to timeout_s for a base layer instead of failing at once."""
+    rig = Rig()
+    rig.add(5, 1)  # layer 1 only: the stream exists, nothing decodes
+    rig.due.append((rig.clock.t + 0.6, 6, 0))  # frame 6's base layer comes 0.6 s later
+    t0 = rig.clock.t
+    result = rig.session.run(QueryRequest("q", timeout_s=2.0))
+    assert result.success and result.frame_seq == 6 and 0.6 <= rig.clock.t - t0 < 2.0
+    rig2 = Rig()
+    rig2.add(5, 1)
+    late = rig2.session.run(QueryRequest("q", timeout_s=1.0))  # nothing comes: the same error, after the timeout
+    assert late.error_code == ErrorCode.NO_FRAME and "no decodable frame" in late.error
+    assert rig2.session.run(QueryRequest("q", timeout_s=0.0)).error_code == ErrorCode.NO_FRAME  # no wait asked: at once

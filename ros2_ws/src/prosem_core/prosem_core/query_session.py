@@ -66,6 +66,16 @@ class QuerySession:
             return QueryResult.failure(ErrorCode(choice.error_code), choice.error, stream_id=req.stream_id)
         stream_id = choice.stream_id
         pick = self.assembler.pick_frame(stream_id, req.frame_seq, self.cfg.stream_stale_s)
+        # A stream that has sent layers but no base layer yet (its first ones were lost, or a question
+        # right after start): the latest frame is worth waiting for, up to timeout_s.
+        while pick.frame is None and req.frame_seq < 0 and pick.error_code == ErrorCode.NO_FRAME and not cancelled():
+            now = self.clock()
+            if now >= t0 + req.timeout_s:
+                break
+            with self.assembler.changed:
+                version = self.assembler.version
+            self.wait(version, min(t0 + req.timeout_s - now, self.cfg.pull_retry_s))
+            pick = self.assembler.pick_frame(stream_id, req.frame_seq, self.cfg.stream_stale_s)
         if pick.frame is None:
             return QueryResult.failure(ErrorCode(pick.error_code), pick.error, stream_id=stream_id,
                                        frame_seq=req.frame_seq if req.frame_seq >= 0 else -1)

@@ -29,6 +29,21 @@ def start(script: str, *params: str, env: dict | None = None) -> subprocess.Pope
     return subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env={**os.environ, **(env or {})})
 
 
+def startup_failure_line(proc: subprocess.Popen, prog: str, started: float) -> tuple[str, str]:
+    """A node that cannot start: it must exit 2 within 10 s of `started` (monotonic), with exactly one
+    line `prog: ...` saying what to do and no traceback. Returns (that line, all output)."""
+    try:
+        code = proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    out = proc.stdout.read()
+    assert code == 2 and time.monotonic() - started < 10.0, out[-2000:]
+    errors = [line for line in out.splitlines() if line.startswith(f"{prog}:")]
+    assert len(errors) == 1 and "Traceback" not in out, out[-2000:]
+    return errors[0], out
+
+
 def stop(proc: subprocess.Popen, timeout: float = 15.0) -> tuple[int, str]:
     if proc.poll() is None:
         proc.send_signal(signal.SIGINT)

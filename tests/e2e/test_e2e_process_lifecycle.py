@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
+from e2e_procs import startup_failure_line
 
 pytestmark = pytest.mark.timeout(240)
 BIN = Path(sys.executable).parent
@@ -96,13 +97,8 @@ def test_missing_model_files_exit_at_once_with_the_fix(tmp_path):
     empty = tmp_path / "models"
     empty.mkdir()
     t0 = time.monotonic()
-    proc = _start("edge_node", env={"PROSEM_MODEL_DIR": str(empty)})
-    code = proc.wait(timeout=30)
-    out = proc.stdout.read()
-    assert code == 2 and time.monotonic() - t0 < 10.0, out
-    errors = [line for line in out.splitlines() if line.startswith("edge_node:")]
-    assert len(errors) == 1 and "prosem export-onnx" in errors[0] and str(empty) in errors[0], out
-    assert "Traceback" not in out
+    line, out = startup_failure_line(_start("edge_node", env={"PROSEM_MODEL_DIR": str(empty)}), "edge_node", t0)
+    assert "prosem export-onnx" in line and str(empty) in line, out
 
 
 @pytest.mark.parametrize("script", ["edge_node", "cloud_node"])
@@ -111,17 +107,8 @@ def test_bad_model_dir_exits_at_once_naming_it(tmp_path, script, family):
     """A typo in model_dir: one line that names the folder and says what belongs there, within 10 s."""
     missing = tmp_path / "no_such_model"
     t0 = time.monotonic()
-    proc = _start(script, f"model:={family}", f"model_dir:={missing}")
-    try:
-        code = proc.wait(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    out = proc.stdout.read()
-    assert code == 2 and time.monotonic() - t0 < 10.0, out[-2000:]
-    errors = [line for line in out.splitlines() if line.startswith(f"{script}:")]
-    assert len(errors) == 1 and str(missing) in errors[0] and "model_dir" in errors[0], out[-2000:]
-    assert "Traceback" not in out
+    line, out = startup_failure_line(_start(script, f"model:={family}", f"model_dir:={missing}"), script, t0)
+    assert str(missing) in line and "model_dir" in line, out[-2000:]
 
 
 def test_unknown_parameter_is_refused_by_name():

@@ -128,10 +128,10 @@ def _point(cfg: ScaleConfig, n: int, tokens_npy: Path, push: int, log_dir: Path)
     return point
 
 
-def _counter_at(counters: list[dict], t: float, key: str) -> int | None:
-    """The value of a cloud counter in the last report at or before t."""
+def _report_at(counters: list[dict], t: float) -> dict | None:
+    """The cloud's last ~/counters report at or before t."""
     before = [c for c in counters if c["t"] <= t]
-    return int(before[-1]["counters"].get(key, 0)) if before else None
+    return before[-1] if before else None
 
 
 def _measure(n: int, answers: list[dict], counters: list[dict], frames: list[dict], t0: float, t1: float,
@@ -140,13 +140,11 @@ def _measure(n: int, answers: list[dict], counters: list[dict], frames: list[dic
     ok = [a for a in window if a.get("success")]
     published = sum(f["layers"] for f in frames if t0 <= f["stamp"] < t1)
     # Counters come every 2 s: compare the reports nearest the window's ends, scaled to the window.
-    c0, c1 = _counter_at(counters, t0, "accepted"), _counter_at(counters, t1, "accepted")
-    first = [c for c in counters if c["t"] <= t0]
-    last = [c for c in counters if c["t"] <= t1]
+    first, last = _report_at(counters, t0), _report_at(counters, t1)
     share = None
-    if c0 is not None and c1 is not None and published and last[-1]["t"] > first[-1]["t"]:
-        span = last[-1]["t"] - first[-1]["t"]
-        share = round(min(1.0, (c1 - c0) / span * (t1 - t0) / published), 3)
+    if first is not None and last is not None and published and last["t"] > first["t"]:
+        accepted = int(last["counters"].get("accepted", 0)) - int(first["counters"].get("accepted", 0))
+        share = round(min(1.0, accepted / (last["t"] - first["t"]) * (t1 - t0) / published), 3)
     cpu = None if cpu0 is None or cpu1 is None else (cpu1 - cpu0) / (t1 - t0)
     return {"queries": len(window), "answered": len(ok), "query_to_answer_s": summary(a["t"] - a["sent"] for a in ok),
             "streams_answered": len({a["stream_id"] for a in ok}),

@@ -3,7 +3,7 @@
 # README results (tables and plots between <!-- results:start --> and <!-- results:end -->).
 #
 #   BENCH_QUICK=1 make bench     smoke run: few images, short link windows (numbers not for the README)
-#   BENCH_ONLY="codec vqa" make bench     (default: codec vqa vlm stream link)
+#   BENCH_ONLY="codec vqa" make bench     (default: codec vqa vlm int8 stream link)
 #   OUT=/tmp/b README=/tmp/README.md make bench     write elsewhere
 #
 # A benchmark that fails is reported and the others still run; the exit status is non-zero if any
@@ -13,7 +13,7 @@ set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 PY=${PY:-$ROOT/.venv/bin/python}
 OUT=${OUT:-$ROOT/out}
-ONLY=${BENCH_ONLY:-codec vqa vlm stream link}
+ONLY=${BENCH_ONLY:-codec vqa vlm int8 stream link}
 README=${README:-$ROOT/README.md}
 quick=()
 [ -n "${BENCH_QUICK:-}" ] && quick=(1)
@@ -41,8 +41,12 @@ link_args=(bench link --json "$OUT/bench_link.json")
 vlm_args=(bench vlm --json "$OUT/bench_vlm.json" --markdown "$OUT/bench_vlm.md")
 # The camera sequence through the codec and live video codecs (PyAV's FFmpeg), about 10 min.
 stream_args=(bench stream --json "$OUT/bench_stream.json" --plot "$OUT/bench_stream.png")
+# int8 for a VLM edge half, dynamic vs the static recipe, on bench vlm's random-weight SmolVLM-256M
+# (built or reused here; about 8 min, most of it the static recipe's rounding).
+vlm_arch=real
 if ((${#quick[@]})); then
-  codec_args+=(--limit 20 --photos 10)
+  vlm_arch=tiny
+  codec_args+=(--limit 20 --photos 10 --no-int8-study)
   vqa_args+=(--images 50 --no-int8)
   link_args+=(--quick)
   vlm_args+=(--arch tiny --frames 1)
@@ -51,6 +55,18 @@ fi
 run codec "${codec_args[@]}"
 run vqa "${vqa_args[@]}"
 run vlm "${vlm_args[@]}"
+case " $ONLY " in
+  *" int8 "*)
+    if smol_dir=$("$PY" -m prosem_core.bench.vlm_models "$vlm_arch" smolvlm "$ROOT/build/bench_vlm/models") &&
+       { [ -f "$smol_dir/prosem_onnx/vision_connector_fp32.onnx" ] ||
+         "$PY" -m prosem_core.cli.main export-onnx --model smolvlm --model-dir "$smol_dir"; }; then
+      run int8 bench int8 --model smolvlm --model-dir "$smol_dir" --json "$OUT/bench_int8_smolvlm.json"
+    else
+      echo "[bench] int8: FAILED (no SmolVLM model dir or export)" >&2
+      failed+=("int8")
+    fi;;
+  *) echo "[bench] int8: skipped (BENCH_ONLY)";;
+esac
 run stream "${stream_args[@]}"
 if [ "$(id -u)" -eq 0 ]; then
   run link "${link_args[@]}"

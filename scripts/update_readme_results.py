@@ -35,6 +35,8 @@ BENCHES = [
     ("vqa", "Answers: accuracy and semantic consistency per prefix (`prosem bench vqa`)"),
     ("link", "Shaped link, 1 Mbit/s: latency and bytes (`prosem bench link`)"),
     ("stream", "A camera stream: codec layers vs live H.264/H.265/AV1 (`prosem bench stream`)"),
+    ("int8_smolvlm", "int8 for a VLM's edge half: dynamic vs the static recipe (`prosem bench int8`, SmolVLM-256M, "
+                     "random weights)"),
 ]
 Y_WORDS = ("agreement", "accuracy", "consistency", "cosine")
 MAX_LINES = 30  # longer tables stay in the JSON; the README shows the first ones

@@ -6,9 +6,10 @@ import numpy as np
 
 def ensure_onnx() -> None:
     """Export the encoder if `make setup` has not (idempotent, ~10 s once)."""
+    from prosem_core.models.export import int8_is_current
     from prosem_core.models.paths import minilm_onnx_path, onnx_path
 
-    if not (onnx_path("fp32").is_file() and onnx_path("int8").is_file() and minilm_onnx_path().is_file()):
+    if not (onnx_path("fp32").is_file() and int8_is_current(onnx_path("int8")) and minilm_onnx_path().is_file()):
         from prosem_core.models.export import export_all
 
         export_all()

@@ -94,3 +94,41 @@ def test_export_cli_reports_token_errors_and_is_idempotent(dirs, tmp_path, capsy
     assert main(args[:3] + ["--model-dir", str(tmp_path / "absent")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "does not exist" in err[0] and "fix: " in err[0]
+
+
+def test_static_int8_export_for_an_npu_is_qdq_and_says_so(dirs, tmp_path, capsys):
+    """`--int8 static`: calibrated QDQ graph (no run-time activation ranging), close to torch, recorded in
+    the manifest; asking for the other method afterwards re-exports instead of calling it up to date."""
+    import onnx
+
+    from prosem_core.cli.main import main
+
+    out = tmp_path / "static"
+    args = ["export-onnx", "--model", "smolvlm", "--model-dir", str(dirs["smolvlm"]), "--out", str(out)]
+    assert main(args + ["--int8", "static"]) == 0
+    capsys.readouterr()
+    manifest = json.loads(manifest_path(out, "vision_connector").read_text())
+    assert manifest["int8"] == "static" and manifest["int8_method"].startswith("static QDQ")
+    assert 0 < manifest["token_error_vs_torch"]["int8"]["rel_error"] < 0.1
+    ops = {n.op_type for n in onnx.load(str(onnx_file(out, "vision_connector", "int8"))).graph.node}
+    assert "QuantizeLinear" in ops and "DynamicQuantizeLinear" not in ops
+    assert main(args + ["--int8", "static"]) == 0 and "up to date" in capsys.readouterr().out
+    assert main(args) == 0 and "up to date" not in capsys.readouterr().out  # dynamic asked: re-exported
+    assert json.loads(manifest_path(out, "vision_connector").read_text())["int8"] == "dynamic"
+
+
+def test_bench_int8_compares_dynamic_and_static_against_fp32(dirs, tmp_path):
+    from prosem_core.cli.main import main
+
+    out = tmp_path / "int8.json"
+    common = ["bench", "int8", "--model", "smolvlm", "--work-dir", str(tmp_path / "work"), "--calib-images", "2",
+              "--eval-images", "2"]
+    assert main(common + ["--model-dir", str(dirs["smolvlm"]), "--json", str(out)]) == 0
+    report = json.loads(out.read_text())
+    assert set(report["methods"]) == {"dynamic", "static"} and report["views"] == 2
+    for m in report["methods"].values():
+        assert 0 < m["token_rel_error_mean"] < 0.2 and m["cpu_ms_per_view"] > 0 and m["speedup_over_fp32"] > 0
+    assert report["methods"]["static"]["described"].startswith("static QDQ")
+    no_export = tmp_path / "bare"
+    no_export.mkdir()
+    assert main(common + ["--model-dir", str(no_export)]) == 2  # no fp32 export: says what to run

@@ -45,6 +45,7 @@ class CodecBenchConfig:
     image_sizes: tuple[str, ...] = ("native", "224")
     timing_frames: int = 100
     temporal_frames: int = 160  # camera frames for the temporal section (0: skip)
+    int8_study: bool = True  # int8 per-layer sensitivity and the recipe step by step (~5 min)
     seed: int = 0
 
 
@@ -366,7 +367,8 @@ def run(cfg: CodecBenchConfig, log: Callable[[str], None] = print) -> dict:
         if photos:
             from prosem_core.bench.codec_int8 import int8_edge
 
-            int8 = int8_edge(photos, datasets[1][1], _Scorer(datasets[1][1], answerer, fc).top1, encoder)
+            int8 = int8_edge(photos, datasets[1][1], _Scorer(datasets[1][1], answerer, fc).top1, encoder,
+                             study=cfg.int8_study)
         temporal = None
         if cfg.temporal_frames:
             from prosem_core.bench.codec_temporal import TemporalBenchConfig, run_temporal

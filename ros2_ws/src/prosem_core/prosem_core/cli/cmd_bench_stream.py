@@ -3,9 +3,10 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import sys
 from pathlib import Path
+
+from prosem_core.cli.report_out import write_report
 
 
 def _csv(kind, allowed=None):
@@ -61,13 +62,7 @@ def _run(args: argparse.Namespace) -> int:
     except (VideoCodecUnavailable, CodecError, ModelFileMissing, FileNotFoundError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    text = json.dumps(report, indent=1)
-    if args.json:
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(text + "\n")
-        print(f"wrote {args.json}", file=sys.stderr)
-    else:
-        print(text)
+    write_report(report, args.json, indent=1)
     if args.plot:
         Path(args.plot).parent.mkdir(parents=True, exist_ok=True)
         plot(report, args.plot)

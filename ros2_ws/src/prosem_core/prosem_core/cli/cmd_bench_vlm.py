@@ -4,9 +4,10 @@ prefix vs JPEG, cloud time to first token and per token, peak RSS per side). See
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
+
+from prosem_core.cli.report_out import write_report
 
 
 def run(args: argparse.Namespace) -> int:
@@ -21,13 +22,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"prosem bench vlm: unknown model(s) {sorted(unknown)}; choose from smolvlm,llava", file=sys.stderr)
         return 2
     report = run_bench(cfg, log=lambda s: print(s, file=sys.stderr, flush=True))
-    text = json.dumps(report, indent=2)
-    if args.json:
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(text + "\n")
-        print(f"wrote {args.json} ({report['run_seconds']:.0f} s)", file=sys.stderr)
-    else:
-        print(text)
+    write_report(report, args.json, note=f" ({report['run_seconds']:.0f} s)")
     if args.markdown:
         Path(args.markdown).write_text(markdown_table(report) + "\n")
     failed = [f for f, m in report["models"].items() if "error" in m]

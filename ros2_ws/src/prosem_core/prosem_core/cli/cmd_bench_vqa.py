@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-from pathlib import Path
+
+from prosem_core.cli.report_out import write_report
 
 
 def _count(text: str) -> int:
@@ -31,13 +31,7 @@ def run(args: argparse.Namespace) -> int:
             report["summary"][f"encode_ms_{r['runtime']}"] = r["encode_ms_median"]
             if r["runtime"] != enc["reference"]:
                 report["summary"][f"token_rel_error_{r['runtime']}_vs_{enc['reference']}"] = r["token_rel_error"]
-    text = json.dumps(report, indent=2)
-    if args.json:
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(text + "\n")
-        print(f"wrote {args.json}", file=sys.stderr)
-    else:
-        print(text)
+    write_report(report, args.json)
     return 0
 
 

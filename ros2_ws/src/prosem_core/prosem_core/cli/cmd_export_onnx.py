@@ -2,9 +2,11 @@
 
     prosem export-onnx                                   # default model: encoder fp32 + int8, MiniLM
     prosem export-onnx --model smolvlm --model-dir DIR   # a VLM's edge half -> DIR/prosem_onnx/ (or --out)
+    prosem export-onnx --model smolvlm --model-dir DIR --int8 static   # int8 for an NPU delegate
 
-A VLM export writes fp32 and int8 graphs plus a manifest (model fingerprint, shapes) and prints the token
-error of each against torch. Idempotent: an export that matches the model is kept unless --force.
+A VLM export writes fp32 and int8 graphs plus a manifest (model fingerprint, shapes, int8 method) and
+prints the token error of each against torch. Idempotent: an export that matches the model and the
+int8 method is kept unless --force.
 """
 from __future__ import annotations
 
@@ -46,6 +48,8 @@ def _up_to_date(args, family: str):
         return None
     if manifest is None or manifest.get("fingerprint") != get_family(family).fingerprint_of(args.model_dir):
         return None
+    if manifest.get("int8", "dynamic") != args.int8:
+        return None
     if not all(onnx_file(folder, split, v).is_file() for v in ("fp32", "int8")):
         return None
     return manifest
@@ -61,14 +65,14 @@ def _run_vlm(args: argparse.Namespace, family: str) -> int:
         manifest = None if args.force else _up_to_date(args, family)
         if manifest is not None:
             print(f"up to date: {args.out or args.model_dir} holds the {family} export for fingerprint "
-                  f"{manifest['fingerprint']} (--force re-exports)")
+                  f"{manifest['fingerprint']}, int8 {args.int8} (--force re-exports)")
             for variant, err in manifest["token_error_vs_torch"].items():
                 print(f"  {variant}: {manifest['files'][variant]}  token error vs torch {err['rel_error']:.4f}")
             return 0
         from prosem_core.models.vlm.onnx_export import export_edge
 
         report = export_edge(args.model_dir, family, args.out, projector_on_edge=not args.projector_on_cloud,
-                             threads=args.threads, log=print)
+                             threads=args.threads, int8=args.int8, log=print)
     except ModelSetupError as exc:
         print(f"prosem export-onnx: {exc}", file=sys.stderr)
         return 2
@@ -102,6 +106,9 @@ def register(commands, groups) -> None:
     p.add_argument("--projector-on-cloud", action="store_true",
                    help="LLaVA: export the tower only (the cloud runs the projector)")
     p.add_argument("--threads", type=int, default=None, help="CPU threads for the token-error check")
+    p.add_argument("--int8", default="dynamic", choices=["dynamic", "static"],
+                   help="VLM int8 graph: dynamic (fastest on a CPU) or static QDQ with calibrated activation ranges "
+                        "(what an NPU delegate needs; the default model's int8 encoder is always static)")
     p.add_argument("--force", action="store_true", help="re-export even if the files exist")
     p.add_argument("--seed", type=int, default=0, help="default model: seed picking the int8 calibration images")
     p.add_argument("--no-open-cache", action="store_true",

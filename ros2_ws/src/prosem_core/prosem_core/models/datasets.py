@@ -6,6 +6,7 @@ with one shape; questions are templated (shape, colour, yes/no), 13 answers.
 """
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -61,15 +62,29 @@ def easy_vqa_images(split: str) -> tuple[np.ndarray, list[np.ndarray]]:
     return ids, images
 
 
+def _encoder_file_tag(runtime: str) -> str:
+    """A short tag of the ONNX file behind an ONNX runtime (size and write time): re-exporting the
+    encoder, e.g. with a new int8 recipe, must not serve tokens of the old file."""
+    if runtime not in ("onnx", "onnx-int8"):
+        return ""
+    from prosem_core.models.paths import onnx_path
+
+    try:
+        st = onnx_path("fp32" if runtime == "onnx" else "int8").stat()
+    except OSError:
+        return ""
+    return "_" + hashlib.sha256(f"{st.st_size}:{st.st_mtime_ns}".encode()).hexdigest()[:10]
+
+
 def _cache_paths(split: str, runtime: str) -> tuple[Path, Path]:
-    base = model_dir() / "cache" / f"easy_vqa_{split}_{runtime}"
+    base = model_dir() / "cache" / f"easy_vqa_{split}_{runtime}{_encoder_file_tag(runtime)}"
     return base.with_name(base.name + "_ids.npy"), base.with_name(base.name + "_tokens.npy")
 
 
 def easy_vqa_tokens(split: str, runtime: str = "torch", encoder=None, refresh: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """(image ids [N], tokens float32 [N, 49, 1280]) of a split, computed once and cached.
 
-    The cache is keyed by split and runtime; `refresh=True` recomputes. Memory-mapped on load.
+    The cache is keyed by split, runtime and the ONNX file's identity; `refresh=True` recomputes. Memory-mapped on load.
     """
     _check_split(split)
     ids_path, tok_path = _cache_paths(split, runtime)

@@ -34,6 +34,7 @@ MODULE_KEYS = {
     "tqdm": "python3-tqdm",
     "torch": "python3-torch",
     "onnxruntime": "python3-onnxruntime-pip",
+    "onnx": "python3-onnx-pip",
     "rosbags": "python3-rosbags-pip",
     "transformers": "python3-transformers-pip",
     "safetensors": "python3-safetensors-pip",

@@ -59,6 +59,13 @@ def rows_to_weight(layer: WeightLayer, rows: np.ndarray, shape: tuple[int, ...])
     return rows.T.reshape(shape)
 
 
+def output_axis(layer: WeightLayer) -> int:
+    """The weight axis that indexes output channels (the axis per-channel scales run along)."""
+    if layer.op == "Conv" or (layer.op == "Gemm" and layer.attrs.get("transB", 0)):
+        return 0
+    return 1
+
+
 def is_depthwise(layer: WeightLayer, w_shape: tuple[int, ...]) -> bool:
     return layer.op == "Conv" and layer.attrs.get("group", 1) > 1 and w_shape[1] == 1 and layer.attrs["group"] == w_shape[0]
 
@@ -89,6 +96,9 @@ class QdqGraph:
         scale = numpy_helper.to_array(self.inits[dq.input[1]]).astype(np.float64)
         if codes.dtype != np.int8:
             return None  # only symmetric int8 weights are re-rounded
+        axis = next((a.i for a in dq.attribute if a.name == "axis"), 1)
+        if scale.size > 1 and axis % codes.ndim != output_axis(layer):
+            return None  # scales along another axis than the output channels: leave its rounding alone
         if len(dq.input) > 2 and np.any(numpy_helper.to_array(self.inits[dq.input[2]]) != 0):
             return None
         return codes, scale, dq.input[0]

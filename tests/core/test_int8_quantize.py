@@ -99,11 +99,12 @@ def test_recipe_writes_a_qdq_graph_closer_to_float_than_nearest_rounding(fp32, t
     assert set(full.rounding) == {"conv1", "dw", "pw", "linear"}
     assert all(r["output_mse"] <= r["output_mse_nearest"] + 1e-15 for r in full.rounding.values())
     assert set(full.bias_corrected) == {"conv1", "dw", "pw", "linear"}  # int32 biases and the Linear's Add
-    # On held-out inputs: the weights' own error drops (what the rounding optimises), and the whole
-    # graph, activations quantized too, is no further from float.
+    # On held-out inputs: the weights' own error drops (what the rounding optimises).
     w_near = _error(_weights_only(tmp_path / "nearest.onnx", fp32), ref, held_out)
     w_full = _error(_weights_only(tmp_path / "full.onnx", fp32), ref, held_out)
     assert 0 < w_full < 0.7 * w_near, (w_full, w_near)
+    # Whole graph: within 2 % of nearest rounding. On a graph this small the 8-bit activation noise
+    # dominates; what each step does is checked where it acts (weights above, means below).
     e_near, e_full = _error(tmp_path / "nearest.onnx", ref, held_out), _error(tmp_path / "full.onnx", ref, held_out)
     assert 0 < e_full < 1.02 * e_near, (e_full, e_near)
     assert nearest.rounding == {} and nearest.bias_corrected == []
@@ -120,10 +121,80 @@ def test_float_layers_are_left_unquantized(fp32, tmp_path):
     assert [layer.name for layer in weight_layers(onnx.load(fp32))] == ["conv1", "dw", "pw", "linear"]
 
 
+def test_fp32_first_and_last_count_from_each_end_and_never_wrap(fp32, tmp_path):
+    from prosem_core.models.int8.quantize import float_layer_names
+
+    layers = weight_layers(onnx.load(fp32))
+    assert float_layer_names(layers, Int8Recipe(fp32_last=1)) == ["linear"]
+    assert float_layer_names(layers, Int8Recipe(fp32_first=1, fp32_last=2)) == ["conv1", "pw", "linear"]
+    assert float_layer_names(layers, Int8Recipe(fp32_last=9)) == ["conv1", "dw", "pw", "linear"]  # all, not a wrap
+
+
+def test_bias_correction_cancels_each_layers_mean_output_error(fp32, tmp_path):
+    """The mean error per output channel at every corrected layer, quantized graph vs float, on the
+    calibration inputs: bias correction must shrink it (rounding alone leaves it)."""
+    from prosem_core.models.int8.graph import QdqGraph, with_outputs
+
+    calib = _feeds(24, 0)
+    ops = ("Conv", "MatMul")
+    quantize_static_onnx(fp32, tmp_path / "plain.onnx", calib, Int8Recipe(op_types=ops, bias_correction=False))
+    rep = quantize_static_onnx(fp32, tmp_path / "bc.onnx", calib, Int8Recipe(op_types=ops, bias_feeds=24))
+    layers = {layer.name: layer for layer in weight_layers(onnx.load(fp32))}
+    ref = session(with_outputs(onnx.load(fp32), [layer.output for layer in layers.values()]), 1)
+
+    def mean_error(path):
+        q = QdqGraph(onnx.load(str(path)))
+        # A Conv's int32 bias acts on its output; the Linear's correction goes into its bias Add ("y").
+        names = [q.output_of(layers[n]) if layers[n].op == "Conv" else "y" for n in rep.bias_corrected]
+        sess = session(with_outputs(q.model, names), 1)
+        out = {}
+        for n, name in zip(rep.bias_corrected, names):
+            axes = (0, 2, 3) if layers[n].op == "Conv" else (0, 1, 2)
+            ref_name = layers[n].output if layers[n].op == "Conv" else "y"
+            diff = [sess.run([name], f)[0].mean(axis=axes) - ref.run([ref_name], f)[0].mean(axis=axes) for f in calib]
+            out[n] = float(np.abs(np.mean(diff, axis=0)).mean())
+        return out
+
+    before, after = mean_error(tmp_path / "plain.onnx"), mean_error(tmp_path / "bc.onnx")
+    assert set(rep.bias_corrected) == {"conv1", "dw", "pw", "linear"}
+    for name in rep.bias_corrected:
+        assert after[name] < 0.5 * before[name], (name, before[name], after[name])
+
+
+def test_gemm_weights_and_batched_matmul_weights(tmp_path):
+    """Gemm (transB 0 and 1) is re-rounded; a MatMul with a 3-D constant has no output-channel axis
+    and is left out of the weight layers instead of breaking the recipe."""
+    rng = np.random.default_rng(3)
+    inits = [numpy_helper.from_array(rng.normal(size=(6, 5)).astype(np.float32), "g1"),
+             numpy_helper.from_array(rng.normal(size=(4, 5)).astype(np.float32), "g2"),
+             numpy_helper.from_array(rng.normal(size=(2, 4, 3)).astype(np.float32), "w3")]
+    nodes = [helper.make_node("Gemm", ["x", "g1"], ["a"], name="gemm_plain"),
+             helper.make_node("Gemm", ["a", "g2"], ["b"], name="gemm_tb", transB=1),
+             helper.make_node("Reshape", ["b", "shape"], ["b3"], name="to3d"),
+             helper.make_node("MatMul", ["b3", "w3"], ["y"], name="batched")]
+    inits.append(numpy_helper.from_array(np.array([2, -1, 4], np.int64), "shape"))
+    g = helper.make_graph(nodes, "gemms", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [None, 6])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], inits)
+    model = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    path = str(tmp_path / "gemm.onnx")
+    onnx.save(model, path)
+    feeds = [{"x": rng.normal(size=(2, 6)).astype(np.float32) + 1.0} for _ in range(12)]
+    assert [layer.name for layer in weight_layers(onnx.load(path))] == ["gemm_plain", "gemm_tb"]
+    rep = quantize_static_onnx(path, tmp_path / "q.onnx", feeds, Int8Recipe(op_types=("Gemm", "MatMul"), bias_feeds=12))
+    assert set(rep.rounding) == {"gemm_plain", "gemm_tb"}
+    assert all(r["output_mse"] <= r["output_mse_nearest"] + 1e-15 for r in rep.rounding.values())
+    assert _error(tmp_path / "q.onnx", session(onnx.load(path), 1), feeds) < 0.05
+
+
 def test_bad_recipes_and_inputs_are_refused_and_nothing_is_written(fp32, tmp_path):
-    out = tmp_path / "never.onnx"
+    out_dir = tmp_path / "out"
+    out = out_dir / "never.onnx"
     with pytest.raises(ValueError, match="fp32_layers"):
         quantize_static_onnx(fp32, out, _feeds(2, 0), Int8Recipe(fp32_layers=("no_such_layer",)))
     with pytest.raises(ValueError, match="calibration"):
         quantize_static_onnx(fp32, out, [], Int8Recipe())
-    assert not out.exists() and list(tmp_path.iterdir()) == []  # no temp file left either
+    # A failure inside the work (calibration feeds naming an input the graph lacks): no file, no temp file.
+    with pytest.raises(Exception, match="(?i)input"):
+        quantize_static_onnx(fp32, out, [{"wrong_name": np.zeros((1, 4, 16, 16), np.float32)}], Int8Recipe())
+    assert not out.exists() and (not out_dir.exists() or list(out_dir.iterdir()) == [])

@@ -19,12 +19,9 @@ from collections.abc import Callable
 
 import numpy as np
 
+from prosem_core.models.int8.sensitivity import relative_errors
+
 TARGET_ERROR, TARGET_AGREEMENT, TARGET_SPEEDUP = 0.05, 0.95, 1.3
-
-
-def _rel_errors(got: np.ndarray, ref: np.ndarray) -> np.ndarray:
-    n = len(ref)
-    return np.linalg.norm((got - ref).reshape(n, -1), axis=1) / np.maximum(np.linalg.norm(ref.reshape(n, -1), axis=1), 1e-12)
 
 
 def recipe_report() -> dict | None:
@@ -84,7 +81,7 @@ def recipe_steps(photos: list[np.ndarray], fp32_tokens: np.ndarray, top1: Callab
             path = Path(tmp) / "step.onnx"
             quantize_static_onnx(onnx_path("fp32"), path, feeds, recipe)
             tokens = OnnxEncoder("int8", threads=1, path=path).encode_batch(photos).astype(np.float32)
-            rows.append({"step": name, "token_rel_error_mean": round(float(_rel_errors(tokens, fp32_tokens).mean()), 4),
+            rows.append({"step": name, "token_rel_error_mean": round(float(relative_errors(tokens, fp32_tokens).mean()), 4),
                          "top1_agreement_with_fp32": round(float(np.mean(top1(tokens) == ref)), 4)})
     return rows
 
@@ -97,7 +94,7 @@ def int8_edge(photos: list[np.ndarray], fp32_tokens: np.ndarray, top1: Callable[
 
     int8 = build_encoder("onnx-int8")
     tokens8 = int8.encode_batch(photos).astype(np.float32)
-    err = _rel_errors(tokens8, fp32_tokens)
+    err = relative_errors(tokens8, fp32_tokens)
     agreement = float(np.mean(top1(tokens8) == top1(fp32_tokens)))
     sample = photos[:timing_frames]
     _, ms32 = _cpu_ms(fp32_encoder.encode, sample)

@@ -44,9 +44,9 @@ def _run(path: Path, views: list[np.ndarray]) -> tuple[np.ndarray, float]:
 
 
 def run(cfg: VlmInt8BenchConfig, log=print) -> dict:
-    from prosem_core.bench.codec_int8 import _rel_errors
     from prosem_core.codec.calibration_images import held_out_photos
     from prosem_core.models.errors import ModelSetupError
+    from prosem_core.models.int8.sensitivity import relative_errors
     from prosem_core.models.vlm import load_backend
     from prosem_core.models.vlm.onnx_export import VLM_INT8, calibration_feeds, quantize_int8
     from prosem_core.models.vlm.onnx_files import onnx_dir, onnx_file, split_name
@@ -73,7 +73,7 @@ def run(cfg: VlmInt8BenchConfig, log=print) -> dict:
         described = quantize_int8(fp32, path, method, feeds if method == "static" else None, log=log)
         made = time.perf_counter() - t
         out, sec = _run(path, views)
-        err = _rel_errors(out, ref)
+        err = relative_errors(out, ref)
         report["methods"][method] = {"described": described, "token_rel_error_mean": round(float(err.mean()), 4),
                                      "token_rel_error_max": round(float(err.max()), 4), "cpu_ms_per_view": round(sec, 2),
                                      "speedup_over_fp32": round(s32 / sec, 3), "seconds_to_make": round(made, 1)}

@@ -36,7 +36,7 @@ def register(commands, groups) -> None:
     p.add_argument("--model", required=True, choices=["smolvlm", "llava"], help="model family")
     p.add_argument("--model-dir", required=True, help="folder of the saved VLM, with its fp32 edge export")
     p.add_argument("--projector-on-cloud", action="store_true", help="LLaVA: the export without the projector")
-    p.add_argument("--calib-images", type=_positive, default=8, help="calibration photo crops for the static recipe")
+    p.add_argument("--calib-images", type=_positive, default=8, help="calibration photos for the static recipe")
     p.add_argument("--eval-images", type=_positive, default=6, help="held-out photos the error and time are measured on")
     p.add_argument("--work-dir", default="build/bench_int8", help="where the two int8 graphs are written")
     p.add_argument("--json", default=None, help="write the report here (default: stdout)")

@@ -2,8 +2,6 @@
 biases in a QDQ graph, and sessions that also return inner tensors."""
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -32,13 +30,15 @@ def _attrs(node) -> dict:
 
 def weight_layers(model: onnx.ModelProto) -> list[WeightLayer]:
     """Weight layers in graph order (ONNX graphs are stored topologically sorted)."""
-    inits = {i.name for i in model.graph.initializer}
+    inits = {i.name: i for i in model.graph.initializer}
     out = []
     for n in model.graph.node:
         if n.op_type in WEIGHT_OPS and len(n.input) > 1 and n.input[1] in inits and n.input[0] not in inits:
             attrs = _attrs(n)
             if n.op_type == "Gemm" and attrs.get("transA", 0):
                 continue  # an input read transposed: rows are not samples; leave it to ONNX Runtime
+            if n.op_type != "Conv" and len(inits[n.input[1]].dims) != 2:
+                continue  # a batched constant weight: no single output-channel axis
             out.append(WeightLayer(n.name, n.op_type, n.input[0], n.output[0], n.input[1], attrs))
     return out
 
@@ -86,8 +86,14 @@ class QdqGraph:
             return None
         return dq
 
+    def is_quantized(self, layer: WeightLayer) -> bool:
+        """The quantizer put the layer's weight behind a DequantizeLinear (whatever its type)."""
+        node = self.nodes.get(layer.name)
+        return node is not None and self._dq_inputs(node.input[1]) is not None
+
     def weight_codes(self, layer: WeightLayer) -> tuple[np.ndarray, np.ndarray, str] | None:
-        """(int codes as stored, per-channel scales, initializer name), or None if in float."""
+        """(int codes as stored, per-channel scales, initializer name) of a layer whose symmetric int8
+        weights can be re-rounded; None if in float or stored another way."""
         node = self.nodes.get(layer.name)
         dq = self._dq_inputs(node.input[1]) if node is not None else None
         if dq is None:
@@ -151,19 +157,13 @@ def with_outputs(model: onnx.ModelProto, tensors: Iterable[str]) -> onnx.ModelPr
     return m
 
 
-_PROTO_LIMIT = 1_800_000_000  # protobuf cannot serialise 2 GiB; larger graphs go through a file
-
-
 def session(model: onnx.ModelProto, threads: int | None = None):
+    """An ONNX Runtime CPU session on an in-memory graph (protobuf limits it to 2 GiB, as the
+    quantizer's own files are)."""
     import onnxruntime as ort
 
     opts = ort.SessionOptions()
     if threads:
         opts.intra_op_num_threads = threads
     opts.log_severity_level = 3
-    if model.ByteSize() < _PROTO_LIMIT:
-        return ort.InferenceSession(model.SerializeToString(), sess_options=opts, providers=["CPUExecutionProvider"])
-    with tempfile.TemporaryDirectory() as tmp:
-        path = os.path.join(tmp, "model.onnx")
-        onnx.save(model, path, save_as_external_data=True, location="weights.bin")
-        return ort.InferenceSession(path, sess_options=opts, providers=["CPUExecutionProvider"])
+    return ort.InferenceSession(model.SerializeToString(), sess_options=opts, providers=["CPUExecutionProvider"])

@@ -37,12 +37,15 @@ def layer_patches(x: np.ndarray, layer: WeightLayer, w_shape: tuple[int, ...]) -
 
 
 def supported(layer: WeightLayer, w_shape: tuple[int, ...]) -> bool:
-    """Dense convs, depthwise convs, MatMul and Gemm; other grouped or dilated convs keep nearest rounding."""
+    """Dense convs, depthwise convs, MatMul and Gemm; other grouped, dilated or auto-padded convs keep
+    nearest rounding."""
     if layer.op != "Conv":
         return True
     group = layer.attrs.get("group", 1)
     dil = tuple(layer.attrs.get("dilations", [1, 1]))
-    return len(w_shape) == 4 and dil == (1, 1) and (group == 1 or is_depthwise(layer, w_shape))
+    pad_mode = layer.attrs.get("auto_pad", b"NOTSET")
+    explicit_pads = pad_mode in (b"NOTSET", "NOTSET")  # SAME_* pads are not in `pads`; conv_patches reads only those
+    return len(w_shape) == 4 and dil == (1, 1) and explicit_pads and (group == 1 or is_depthwise(layer, w_shape))
 
 
 class Moments:

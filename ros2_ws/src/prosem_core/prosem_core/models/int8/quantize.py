@@ -58,7 +58,7 @@ class _Reader:
 
 def float_layer_names(layers: list[WeightLayer], recipe: Int8Recipe) -> list[str]:
     names = [layer.name for layer in layers]
-    keep = set(names[: recipe.fp32_first]) | set(names[len(names) - recipe.fp32_last:] if recipe.fp32_last else [])
+    keep = set(names[: recipe.fp32_first]) | set(names[max(0, len(names) - recipe.fp32_last):] if recipe.fp32_last else [])
     unknown = [n for n in recipe.fp32_layers if n not in names]
     if unknown:
         raise ValueError(f"fp32_layers names no weight layer of this graph: {unknown}")
@@ -132,7 +132,7 @@ def _spatial_mean(x: np.ndarray, layer: WeightLayer) -> np.ndarray:
 def correct_bias(pre: onnx.ModelProto, q: QdqGraph, layers: list[WeightLayer], feeds: Feeds, report: Int8Report,
                  threads: int | None) -> None:
     """Step 3: per layer in graph order, bias -= E[quantized output - float output]."""
-    todo = [layer for layer in layers if q.weight_codes(layer) is not None
+    todo = [layer for layer in layers if q.is_quantized(layer)
             and (q.bias(layer) is not None or q.float_bias_after(layer) is not None)]
     if not todo:
         return
@@ -197,7 +197,7 @@ def quantize_static_onnx(fp32_path: Path, out_path: Path, feeds: Feeds, recipe: 
         report.seconds["calibrate"] = round(time.perf_counter() - t0, 2)
         q = QdqGraph(onnx.load(str(tmp)))
         report.kept_float = kept
-        report.quantized = [layer.name for layer in layers if q.weight_codes(layer) is not None]
+        report.quantized = [layer.name for layer in layers if q.is_quantized(layer)]
         if recipe.rounding == "least-squares":
             t = time.perf_counter()
             say("int8: least-squares rounding")

@@ -98,8 +98,8 @@ INT8_METHODS = ("dynamic", "static")
 # Static recipe for VLM edge halves: weight and attention MatMuls, Gemm and the patch-embedding Conv in
 # QDQ; no bias correction (it runs the graph once per layer: minutes on a 90 M-parameter tower).
 # Measured on SmolVLM-256M's vision tower + connector with random weights, 8 calibration photos, 6
-# held-out photos, one thread (2026-12-06): dynamic 0.037 token error vs fp32 ONNX at 1.01 s/view;
-# static with nearest rounding 0.046 at 1.37 s; this recipe 0.040 at 1.32 s (fp32: 2.23 s).
+# held-out photos, one thread (`prosem bench int8`, 2026-12-06): dynamic 0.037 token error vs fp32
+# ONNX at 2.21x the fp32 speed, this recipe 0.040 at 1.74x (docs/int8.md).
 VLM_INT8 = Int8Recipe(op_types=("MatMul", "Gemm", "Conv"), bias_correction=False)
 VLM_CALIBRATION_IMAGES = 8
 
@@ -193,9 +193,8 @@ def export_edge(model_dir: str | Path, family: str, out_dir: str | Path | None =
     log(f"quantizing ({int8}) -> {int8_path}")
     feeds = calibration_feeds(backend) if int8 == "static" else None
     int8_method = quantize_int8(fp32, int8_path, int8, feeds, log=log)
-    method, int8 = int8, int8_path
     errors = {}
-    for variant, path in (("fp32", fp32), ("int8", int8)):
+    for variant, path in (("fp32", fp32), ("int8", int8_path)):
         got = _ort_run(path, pixels, threads)
         if got.shape != ref.shape:
             raise ModelSetupError(f"exported graph gives tokens {got.shape[1:]} per view, torch {ref.shape[1:]}",
@@ -207,11 +206,11 @@ def export_edge(model_dir: str | Path, family: str, out_dir: str | Path | None =
         "version": MANIFEST_VERSION, "family": family, "fingerprint": fingerprint, "split": split,
         "projector_on_edge": bool(projector_on_edge), "model_dir": str(Path(model_dir).expanduser().resolve()),
         "view_hw": list(pixels.shape[2:]), "view_token_shape": list(ref.shape[1:]),
-        "files": {"fp32": fp32.name, "int8": int8.name}, "int8": method, "int8_method": int8_method,
+        "files": {"fp32": fp32.name, "int8": int8_path.name}, "int8": int8, "int8_method": int8_method,
         "opset": OPSET, "exporter": f"torch.onnx TorchScript {torch.__version__}",
         "token_error_vs_torch": errors, "token_error_images": len(images),
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
     write_json_atomic(manifest_path(folder, split), manifest)
-    return ExportReport(folder, split, {"fp32": fp32, "int8": int8}, errors, fingerprint,
+    return ExportReport(folder, split, {"fp32": fp32, "int8": int8_path}, errors, fingerprint,
                         time.perf_counter() - start, manifest)

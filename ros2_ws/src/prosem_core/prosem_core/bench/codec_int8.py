@@ -46,8 +46,10 @@ def sensitivity(photos: list[np.ndarray], top1: Callable[[np.ndarray], np.ndarra
     from prosem_core.models.int8.sensitivity import layer_sensitivity
     from prosem_core.models.paths import onnx_path
     from prosem_core.models.preprocess import to_input
+    from prosem_core.models.sample_images import CALIBRATION_PHOTOS
 
-    calib = [{"pixels": to_input(im)} for im in photo_variants(max(1, calib_images // 14 + 1))[:calib_images]]
+    per_photo = calib_images // len(CALIBRATION_PHOTOS) + 1
+    calib = [{"pixels": to_input(im)} for im in photo_variants(per_photo)[:calib_images]]
     evaluate = [{"pixels": to_input(im)} for im in photos[:eval_images]]
 
     def score(got, ref):
@@ -56,8 +58,10 @@ def sensitivity(photos: list[np.ndarray], top1: Callable[[np.ndarray], np.ndarra
     return layer_sensitivity(onnx_path("fp32"), calib, evaluate, score=score, progress=progress)
 
 
-def recipe_steps(photos: list[np.ndarray], fp32_tokens: np.ndarray, top1: Callable[[np.ndarray], np.ndarray]) -> list[dict]:
-    """The shipped recipe built up one step at a time, each graph measured on the photos."""
+def recipe_steps(photos: list[np.ndarray], fp32_tokens: np.ndarray, top1: Callable[[np.ndarray], np.ndarray],
+                 shipped_tokens: np.ndarray | None = None) -> list[dict]:
+    """The shipped recipe built up one step at a time, each graph measured on the photos. The last step
+    is the shipped graph itself: pass its tokens (`shipped_tokens`) when the file is the recipe's."""
     import dataclasses
     import tempfile
     from pathlib import Path
@@ -78,9 +82,12 @@ def recipe_steps(photos: list[np.ndarray], fp32_tokens: np.ndarray, top1: Callab
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for name, recipe in steps:
-            path = Path(tmp) / "step.onnx"
-            quantize_static_onnx(onnx_path("fp32"), path, feeds, recipe)
-            tokens = OnnxEncoder("int8", threads=1, path=path).encode_batch(photos).astype(np.float32)
+            if recipe == r and shipped_tokens is not None:
+                tokens = shipped_tokens
+            else:
+                path = Path(tmp) / "step.onnx"
+                quantize_static_onnx(onnx_path("fp32"), path, feeds, recipe)
+                tokens = OnnxEncoder("int8", threads=1, path=path).encode_batch(photos).astype(np.float32)
             rows.append({"step": name, "token_rel_error_mean": round(float(relative_errors(tokens, fp32_tokens).mean()), 4),
                          "top1_agreement_with_fp32": round(float(np.mean(top1(tokens) == ref)), 4)})
     return rows
@@ -113,6 +120,10 @@ def int8_edge(photos: list[np.ndarray], fp32_tokens: np.ndarray, top1: Callable[
     out["target_met"] = not missed
     out["gap"] = "; ".join(missed) if missed else "none"
     if study:
-        out["recipe_steps"] = recipe_steps(photos, fp32_tokens, top1)
+        from prosem_core.models.export import int8_is_current
+        from prosem_core.models.paths import onnx_path
+
+        shipped = tokens8 if int8_is_current(onnx_path("int8")) else None
+        out["recipe_steps"] = recipe_steps(photos, fp32_tokens, top1, shipped)
         out["sensitivity"] = sensitivity(photos, top1)
     return out

@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from prosem_core.models.int8.recipe import Int8Recipe
-from prosem_core.models.paths import onnx_path
+from prosem_core.models.paths import atomic_target, onnx_path
 from prosem_core.models.preprocess import IMAGE_SIZE, to_input
 
 # The built-in encoder's int8 recipe. Per-layer sensitivity (`prosem bench codec`, int8_edge): quantized
@@ -61,14 +60,6 @@ def calibration_images(cfg: ExportConfig) -> list[np.ndarray]:
     return images
 
 
-def _atomic_target(path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(suffix=".onnx", dir=path.parent)
-    os.close(fd)
-    os.chmod(tmp, 0o644)  # mkstemp makes 0600; other users/containers read these models
-    return Path(tmp)
-
-
 def export_fp32(path: Path | None = None, cfg: ExportConfig = ExportConfig()) -> Path:
     import torch
 
@@ -77,7 +68,7 @@ def export_fp32(path: Path | None = None, cfg: ExportConfig = ExportConfig()) ->
     path = path or onnx_path("fp32")
     model = TokenModel(load_efficientnet_lite0()).eval()
     dummy = torch.zeros(1, 3, IMAGE_SIZE, IMAGE_SIZE)
-    tmp = _atomic_target(path)
+    tmp = atomic_target(path)
     try:
         torch.onnx.export(
             model, (dummy,), str(tmp), input_names=["pixels"], output_names=["features"],
@@ -106,17 +97,13 @@ def int8_is_current(path: Path, recipe: Int8Recipe = ENCODER_INT8) -> bool:
 def export_int8(fp32_path: Path | None = None, path: Path | None = None, cfg: ExportConfig = ExportConfig(),
                 recipe: Int8Recipe = ENCODER_INT8, log=None) -> Path:
     from prosem_core.models.int8.quantize import quantize_static_onnx
+    from prosem_core.models.vlm.onnx_files import write_json_atomic
 
     fp32_path = fp32_path or onnx_path("fp32")
     path = path or onnx_path("int8")
     feeds = [{"pixels": to_input(im)} for im in calibration_images(cfg)]
     report = quantize_static_onnx(fp32_path, path, feeds, recipe, log=log)
-    tmp = _atomic_target(int8_report_path(path))
-    try:
-        tmp.write_text(json.dumps(report.as_dict(), indent=1))
-        os.replace(tmp, int8_report_path(path))
-    finally:
-        tmp.unlink(missing_ok=True)
+    write_json_atomic(int8_report_path(path), report.as_dict())
     return path
 
 

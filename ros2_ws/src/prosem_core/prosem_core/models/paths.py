@@ -8,6 +8,7 @@ resolves, so every process (edge node, tests, benchmarks) finds the same files.
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
@@ -82,3 +83,13 @@ def require_minilm_onnx() -> Path:
     if not path.is_file():
         raise ModelFileMissing(f"MiniLM ONNX export not found at {path}; create it with `make setup` or `prosem export-onnx`")
     return path
+
+
+def atomic_target(path: Path) -> Path:
+    """A new, empty temp file beside `path` (readable by all) to write into and then os.replace onto
+    `path`, so a half-written model is never picked up. The caller removes it on failure."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(suffix=path.suffix, dir=path.parent)
+    os.close(fd)
+    os.chmod(tmp, 0o644)  # mkstemp makes 0600; other users/containers read these models
+    return Path(tmp)

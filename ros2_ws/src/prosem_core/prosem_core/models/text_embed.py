@@ -129,15 +129,13 @@ class OnnxTextEmbedder(TextEmbedder):
 def export_minilm_onnx(path: Path) -> Path:
     """Export MiniLM (torch) to ONNX with dynamic batch and length; atomic write."""
     import os
-    import tempfile
 
     import torch
 
+    from prosem_core.models.paths import atomic_target
+
     emb = TextEmbedder()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(suffix=".onnx", dir=path.parent)
-    os.close(fd)
-    os.chmod(tmp, 0o644)  # mkstemp makes 0600; other users/containers read these models
+    tmp = atomic_target(path)
     sample = emb.tokenizer(["a sample sentence", "two"], padding=True, return_tensors="pt")
 
     class _Hidden(torch.nn.Module):
@@ -151,12 +149,12 @@ def export_minilm_onnx(path: Path) -> Path:
     try:
         axes = {0: "batch", 1: "length"}
         torch.onnx.export(_Hidden(emb.model).eval(), (sample["input_ids"], sample["attention_mask"], sample["token_type_ids"]),
-                          tmp, input_names=["input_ids", "attention_mask", "token_type_ids"], output_names=["hidden"],
+                          str(tmp), input_names=["input_ids", "attention_mask", "token_type_ids"], output_names=["hidden"],
                           dynamic_axes={"input_ids": axes, "attention_mask": axes, "token_type_ids": axes, "hidden": axes},
                           opset_version=17, dynamo=False)
         os.replace(tmp, path)
     finally:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
     return path
 
 

@@ -26,6 +26,7 @@ from prosem_core.models.int8.graph import QdqGraph, WeightLayer, rows_to_weight,
 from prosem_core.models.int8.moments import Moments, layer_patches, supported
 from prosem_core.models.int8.recipe import Int8Recipe
 from prosem_core.models.int8.rounding import least_squares_rounding, output_error
+from prosem_core.models.paths import atomic_target
 
 Feeds = Sequence[dict[str, np.ndarray]]
 
@@ -187,10 +188,7 @@ def quantize_static_onnx(fp32_path: Path, out_path: Path, feeds: Feeds, recipe: 
     layers = weight_layers(pre)
     kept = float_layer_names(layers, recipe)
     out_path = Path(out_path)
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(suffix=".onnx", dir=out_path.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
+    tmp = atomic_target(out_path)
     try:
         say(f"int8: calibrating {len(feeds)} inputs, {len(layers) - len(kept)} of {len(layers)} weight layers quantized")
         ort_quantize(pre, tmp, feeds, recipe, kept)
@@ -209,7 +207,6 @@ def quantize_static_onnx(fp32_path: Path, out_path: Path, feeds: Feeds, recipe: 
             correct_bias(pre, q, layers, list(feeds)[: recipe.bias_feeds], report, threads)
             report.seconds["bias"] = round(time.perf_counter() - t, 2)
         onnx.save(q.model, str(tmp))
-        os.chmod(tmp, 0o644)
         os.replace(tmp, out_path)
     finally:
         tmp.unlink(missing_ok=True)

@@ -22,8 +22,8 @@ import numpy as np
 import torch
 
 from prosem_core.models.errors import ModelSetupError
-from prosem_core.models.export import _atomic_target
 from prosem_core.models.int8.recipe import Int8Recipe
+from prosem_core.models.paths import atomic_target
 from prosem_core.models.vlm.onnx_files import (
     MANIFEST_VERSION,
     manifest_path,
@@ -77,7 +77,7 @@ def _full_tile_positions(module: torch.nn.Module):
 
 
 def export_fp32(module: torch.nn.Module, example: torch.Tensor, path: Path, opset: int = OPSET) -> Path:
-    tmp = _atomic_target(path)
+    tmp = atomic_target(path)
     try:
         with torch.inference_mode(False), torch.no_grad(), _full_tile_positions(module), warnings.catch_warnings():
             # The tracer warns about shapes it records as constants: view size and patch grid are fixed
@@ -130,7 +130,7 @@ def quantize_int8(fp32_path: Path, out_path: Path, method: str = "dynamic", feed
                 f"{report.recipe['rounding']} rounding, {report.calibration_feeds} calibration photos)")
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    tmp = _atomic_target(out_path)
+    tmp = atomic_target(out_path)
     logging.disable(logging.WARNING)  # its advice to run shape pre-processing concerns static quantization
     try:
         quantize_dynamic(str(fp32_path), str(tmp), weight_type=QuantType.QInt8, op_types_to_quantize=["MatMul", "Gemm"])

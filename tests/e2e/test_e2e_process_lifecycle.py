@@ -16,6 +16,7 @@ from e2e_procs import startup_failure_line
 
 pytestmark = pytest.mark.timeout(240)
 BIN = Path(sys.executable).parent
+SOURCES = str(Path(__file__).resolve().parents[2] / "ros2_ws" / "src")  # a traceback frame here = our code ran
 
 
 def _start(script: str, *params: str, env: dict | None = None) -> subprocess.Popen:
@@ -73,22 +74,32 @@ def test_ctrl_c_while_the_models_load_exits_cleanly(script):
     assert code == 0 and "Traceback" not in out, f"{script} exit {code}: {out[-3000:]}"
 
 
+def _stopped_before_our_code(code: int, out: str) -> bool:
+    if SOURCES in out:
+        return False
+    return code == -signal.SIGINT or (code == 1 and "Fatal Python error: init_import_site" in out)
+
+
 @pytest.mark.parametrize("after_s", [0.1, 0.3, 0.6])
 @pytest.mark.parametrize("script", ["edge_node", "cloud_node", "camera_replay"])
 def test_ctrl_c_at_any_moment_of_start_up_exits_cleanly(script, after_s):
     """Early Ctrl-C lands while Python imports rclpy and the model packages, while rclpy.init runs,
     or while the node is built (rclpy's handler has already invalidated the context then).
 
-    One window no program code can reach: the interpreter's own start (the ROS wheels' .pth re-executes
-    the venv's Python once), before Python installs its SIGINT handler; the signal's default action
-    then ends the process at once, as it would any program, having printed and set up nothing.
-    On a loaded machine 0.1-0.3 s can still fall there, so that outcome (killed by SIGINT, no output)
-    is accepted; anything the process printed means our code ran, and then only exit 0 will do."""
+    Windows no program code can reach, all before any file of ours runs:
+    - the interpreter's own start (the ROS wheels' .pth re-executes the venv's Python once), before
+      Python installs its SIGINT handler: the signal's default action ends it, printing nothing;
+    - the site module running the venv's .pth files: "Fatal Python error: init_import_site", exit 1;
+    - the generated console script's first lines (`import sys`, the import of our thin entry module):
+      a KeyboardInterrupt traceback naming only that script and importlib, then an end by SIGINT.
+    On a loaded machine 0.1-0.3 s can fall there (each seen in a stress loop on 2 busy cores), so those
+    outcomes are accepted when no frame comes from our sources; once a file of ours ran, only exit 0
+    will do."""
     proc = _start(script)
     time.sleep(after_s)
     code, out = _ctrl_c_twice(proc)
-    if code == -signal.SIGINT and not out.strip():
-        return  # stopped before the interpreter ran any of our code
+    if _stopped_before_our_code(code, out):
+        return
     assert code == 0 and "Traceback" not in out, f"{script} after {after_s} s: exit {code}: {out[-3000:]}"
 
 

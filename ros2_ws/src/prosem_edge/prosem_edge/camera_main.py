@@ -1,11 +1,14 @@
 """Console script `camera_replay`: import and run the camera replay node; a Ctrl-C during the import
-is a clean exit (prosem_ros.console)."""
+is a clean exit (prosem_ros.console). Nothing is imported at the top: the console script imports this
+module unguarded, so every import happens inside main, where a Ctrl-C is caught."""
 from __future__ import annotations
-
-from prosem_ros.console import guarded_main
 
 
 def main(args: list[str] | None = None) -> int:
+    try:
+        from prosem_ros.console import guarded_main
+    except KeyboardInterrupt:
+        return 0
     return guarded_main("prosem_edge.camera_replay", args)
 
 

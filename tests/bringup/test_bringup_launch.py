@@ -285,8 +285,9 @@ def test_multi_robot_namespaces_meet(share, ros_context):
             made.append(cls(context=ros_context, namespace=desc.namespace or None, pipeline=double_pipeline(),
                             parameter_overrides=[Parameter(k, value=v) for k, v in desc.parameters().items()]))
         cloud, *edge_nodes = made
-        cloud_subs = {s.topic_name for s in cloud.subscriptions}
-        cloud_pubs = {p.topic_name for p in cloud.publishers}
+        # The wire lives on the cloud's ingest node (prosem_cloud.ingest_node), in the same process.
+        cloud_subs = {s.topic_name for n in (cloud, cloud.ingest) for s in n.subscriptions}
+        cloud_pubs = {p.topic_name for n in (cloud, cloud.ingest) for p in n.publishers}
         for edge in edge_nodes:
             ns = edge.get_namespace()
             edge_pubs = {p.topic_name for p in edge.publishers}

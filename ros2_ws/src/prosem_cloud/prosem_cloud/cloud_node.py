@@ -9,15 +9,16 @@ Serves prosem/query as a service (prosem_msgs/srv/Query) and as an action (prose
 streaming partial answers and a refined answer each time more layers of the frame arrive), in this
 node's namespace (any stream) and in each NS (that robot's stream by default). ~/counters (JSON).
 
-Threads: layer callbacks run in one mutually exclusive group and only check and store bytes. Query
-callbacks (QuerySession: pick frame, pull, wait, decode, answer) run in a reentrant group and wait
-on their own executor thread: the executor has num_threads + max_pending_queries threads and at most
-max_pending_queries queries are admitted (prosem_core.admission), so waiting queries can never take
-the threads that deliver the layers they wait for; one query more is answered `busy` at once.
-With 8 robots the executor thread is busy in Python about half the time (rclpy rebuilds its wait set
-for every message); a decode gives up the GIL at each numpy call and, at Python's default 5 ms switch
-interval, waited that long to get it back each time (p95 query 0.22 s vs 0.06 s for one robot), so
-the process runs with a short switch interval (parameter gil_switch_interval_s).
+Threads: the wire (layer and JPEG subscriptions, feedback publishers) lives on a second node,
+`<name>_ingest`, spun by a thread of its own (ingest_node: a MultiThreadedExecutor walking every
+query service and action server for each message cost half the cloud's CPU at 32 robots); its
+callbacks only check and store bytes, so the queries never wait for the layers they need. Query
+callbacks (QuerySession: pick frame, pull, wait, decode, answer) run in a reentrant group on this
+node's MultiThreadedExecutor of num_threads + max_pending_queries threads, and at most
+max_pending_queries queries are admitted (prosem_core.admission); one query more is answered `busy`
+at once. A decode gives up the GIL at each numpy call and, at Python's default 5 ms switch interval,
+waited that long to get it back from the busy ingest each time (with 8 robots: p95 query 0.22 s vs
+0.06 s for one), so the process runs with a short switch interval (parameter gil_switch_interval_s).
 """
 from __future__ import annotations
 
@@ -40,6 +41,7 @@ from rclpy.node import Node
 from sensor_msgs.msg import CompressedImage
 from std_msgs.msg import String
 
+from prosem_cloud.ingest_node import IngestNode
 from prosem_core import auth, images, token_chunks
 from prosem_core.admission import AdmissionBusy, QueryAdmission
 from prosem_core.assembly import Assembler, AssemblyConfig, FrameAssembly
@@ -90,7 +92,8 @@ PARAMS = [
     ParamSpec("stream_expire_s", 120.0, "streams silent this long are forgotten", 1.0, 86400.0),
     ParamSpec("pull_retry_s", 0.25, "repeat a pull request this often while a query waits", 0.01, 10.0),
     ParamSpec("max_timeout_s", 30.0, "cap on a query's timeout_s", 0.0, 600.0),
-    ParamSpec("num_threads", 2, "executor threads kept for ingest and timers (queries get max_pending_queries more)",
+    ParamSpec("num_threads", 2, "executor threads kept for timers and parameters (queries get max_pending_queries more; "
+              "layers have a thread of their own)",
               2, 64, read_only=True),
     ParamSpec("query_threads", 4, "queries decoded and answered at once (the others admitted wait for a turn)",
               1, 64, read_only=True),
@@ -121,6 +124,7 @@ class CloudNode(Node):
         self._workers: list[threading.Thread] = []
         self.action_servers: list[ActionServer] = []
         self.admission: QueryAdmission | None = None
+        self.ingest: IngestNode | None = None
         try:
             self.params = ParameterBinding(self, PARAMS, apply=self._apply_params)
             key = auth.load_key(self.params["auth_key"], self.params["auth_key_file"])
@@ -160,23 +164,24 @@ class CloudNode(Node):
         self.ns_stream = {ns: stream_id_for_namespace(self.get_namespace() if not ns else ns) for ns in self.namespaces}
         self.queries = QuerySession(self.assembler, self._answer, self._pull, self._session_config())
 
-        ingest = MutuallyExclusiveCallbackGroup()
         queries = ReentrantCallbackGroup()
+        self.ingest = wire = IngestNode(self, on_error=lambda: self.counters.update(("errors",)))
         self.feedback_pubs = {}
         self.edge_clients = {}
         for ns in self.namespaces:
-            self.feedback_pubs[ns] = self.create_publisher(LayerFeedback, _topic(ns, "prosem/feedback"), to_profile(FEEDBACK_QOS))
+            self.feedback_pubs[ns] = wire.create_publisher(LayerFeedback, self._wire_name(ns, "prosem/feedback"),
+                                                           to_profile(FEEDBACK_QOS))
             if self.mode.wire == "layers":
                 base_reader = dataclasses.replace(BASE_READER_QOS, reliability=p["base_reliability"])
                 topics = [("prosem/layers", base_reader)] + ([] if chunked else [("prosem/layers/refine", REFINE_READER_QOS)])
                 for name, spec in topics:
-                    self.create_subscription(SemanticLayer, _topic(ns, name), lambda m, ns=ns: self._on_layer(m, ns),
-                                             to_profile(spec), callback_group=ingest)
+                    wire.create_subscription(SemanticLayer, self._wire_name(ns, name), lambda m, ns=ns: self._on_layer(m, ns),
+                                             to_profile(spec))
             elif self.mode.wire == "jpeg":
                 slot: LatestSlot = LatestSlot()
                 self._jpeg_slots[ns] = slot
-                self.create_subscription(CompressedImage, _topic(ns, "prosem/image_jpeg"), lambda m, ns=ns: self._on_jpeg(m, ns),
-                                         to_profile(BASE_READER_QOS), callback_group=ingest)
+                wire.create_subscription(CompressedImage, self._wire_name(ns, "prosem/image_jpeg"),
+                                         lambda m, ns=ns: self._on_jpeg(m, ns), to_profile(BASE_READER_QOS))
                 self._workers.append(threading.Thread(target=self._jpeg_worker, args=(ns, slot), name=f"jpeg_{ns or 'default'}",
                                                       daemon=True))
             else:
@@ -227,8 +232,13 @@ class CloudNode(Node):
             raise StartupError(f"cannot start the cloud models: {exc}") from None
         for worker in self._workers:
             worker.start()
+        self.ingest.start()  # layers are taken in from now on, as they were once the node spun
         self.ready.set()
         return self
+
+    def _wire_name(self, ns: str, name: str) -> str:
+        """A wire topic's full name as this node resolves it (namespace, remaps): see ingest_node."""
+        return self.resolve_topic_name(_topic(ns, name))
 
     def _answer(self, tokens, question, **kwargs):
         return locked_answerer(self.pipeline.answerer, self._answer_lock)(tokens, question, **kwargs)
@@ -447,6 +457,8 @@ class CloudNode(Node):
 
     def destroy_node(self) -> None:
         self._stop.set()
+        if getattr(self, "ingest", None) is not None:
+            self.ingest.close()  # no layer callback runs past this point
         if getattr(self, "refs", None) is not None:
             self.refs.close()
         for slot in self._jpeg_slots.values():

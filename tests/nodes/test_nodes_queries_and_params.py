@@ -36,8 +36,8 @@ def test_more_waiting_queries_than_query_threads_do_not_starve_ingest(pipeline, 
     """N = 3 query threads, N + 1 users ask at a fidelity only pulled layers reach, one more asks a
     quick question. The executor is sized the way cloud_node sizes it (num_threads 2 + max_pending 5,
     plus 2 for the edge and the test client sharing it here): waiting queries hold their own threads
-    while the layer callbacks deliver what they pulled, so all are answered at that fidelity, and
-    the quick question is answered meanwhile."""
+    while the ingest thread (prosem_cloud.ingest_node) delivers what they pulled, so all are answered
+    at that fidelity, and the quick question is answered meanwhile."""
     target = read_header(real_layers(0, 0)[2]).fidelity  # the edge pushes 1 layer; 3 are needed
     cloud = {"query_threads": 3, "max_pending_queries": 5, "num_threads": 2}
     with Graph(pipeline, edge={"stream_id": "robot1", "max_layers_per_frame": 1}, cloud=cloud, threads=2 + 5 + 2) as g:

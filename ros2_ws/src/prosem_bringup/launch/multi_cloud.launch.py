@@ -4,9 +4,11 @@
 
 One cloud_node per `;`-separated group, in namespace cloud0, cloud1, ... It serves the robots of its
 group by absolute namespace (/robot0/prosem/layers, /robot0/prosem/feedback, ...), answers each
-robot's /robotN/prosem/query, and all of its robots on /cloudK/prosem/query. Why: one node's executor
-and GIL saturate first (`prosem bench link --only scale`); separate processes spread the robots over
-the server's cores. Every group gets the same parameters file and model arguments.
+robot's /robotN/prosem/query, and all of its robots on /cloudK/prosem/query. Why: one cloud process
+shares one GIL between its ingest thread and its questions (`prosem bench link --only scale`: query
+p95 3.3x one robot's at 32 robots on 2 cores); separate processes spread the robots over the server's
+cores. Every group gets the same parameters file and model arguments; raise max_streams in it past 16
+robots per group.
 """
 from pathlib import Path
 

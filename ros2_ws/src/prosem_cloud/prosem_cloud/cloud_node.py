@@ -164,8 +164,22 @@ class CloudNode(Node):
         self.ns_stream = {ns: stream_id_for_namespace(self.get_namespace() if not ns else ns) for ns in self.namespaces}
         self.queries = QuerySession(self.assembler, self._answer, self._pull, self._session_config())
 
+        self.ingest = IngestNode(self, on_error=lambda: self.counters.update(("errors",)))
+        try:
+            self._make_entities(chunked)
+        except BaseException:  # nothing else can destroy a node whose constructor raised
+            self.ingest.close()
+            self.ingest = None
+            raise
+        self.get_logger().info(f"cloud up: mode={self.mode.name} namespaces={self.namespaces} codebook={codebook_id} "
+                               f"auth={'on' if key else 'off'}")
+
+    def _make_entities(self, chunked: bool) -> None:
+        """The wire on the ingest node (feedback publishers, layer or JPEG subscriptions), the edge
+        clients (full_edge), and the query service and action server of every namespace."""
+        p = self.params
+        wire = self.ingest
         queries = ReentrantCallbackGroup()
-        self.ingest = wire = IngestNode(self, on_error=lambda: self.counters.update(("errors",)))
         self.feedback_pubs = {}
         self.edge_clients = {}
         for ns in self.namespaces:
@@ -198,8 +212,6 @@ class CloudNode(Node):
                 callback_group=queries))
         self.counters_pub = self.create_publisher(String, "~/counters", 10)
         self.create_timer(p["counters_period_s"], self._housekeeping, clock=Clock(clock_type=ClockType.STEADY_TIME))
-        self.get_logger().info(f"cloud up: mode={self.mode.name} namespaces={self.namespaces} codebook={codebook_id} "
-                               f"auth={'on' if key else 'off'}")
 
     # -- models -------------------------------------------------------------------------------
 
@@ -434,16 +446,18 @@ class CloudNode(Node):
         return QueryResult(**fields)
 
     def executor_threads(self) -> int:
-        """Ingest and timers keep num_threads whatever the users do; each admitted query waits on one more."""
+        """Timers and parameters keep num_threads whatever the users do; each admitted query waits on one
+        more (the layers have their own thread: ingest_node)."""
         return self.params["num_threads"] + self.admission.max_pending
 
     # -- housekeeping -------------------------------------------------------------------------------
 
     def all_counters(self) -> dict[str, int]:
-        merged = Counter(self.assembler.counters)
-        merged.update(self.counters)
+        # dict() copies in one C call: other threads (ingest, queries) may add keys meanwhile.
+        merged = Counter(dict(self.assembler.counters))
+        merged.update(dict(self.counters))
         if self.refs is not None:
-            merged.update(self.refs.counters)
+            merged.update(dict(self.refs.counters))
         merged["param_rejected"] = self.params.rejected
         if self.admission is not None:
             merged["queries_busy"] = self.admission.refused
@@ -473,7 +487,15 @@ class CloudNode(Node):
 
 def main(args: list[str] | None = None) -> int:
     def make() -> CloudNode:
-        node = CloudNode().start()
+        node = CloudNode()
+        try:
+            node.start()
+        except BaseException:  # run_node never sees this node: destroy it here (its ingest thread too)
+            try:
+                node.destroy_node()
+            except Exception:  # after a Ctrl-C the context may be gone; the original error is what counts
+                pass
+            raise
         sys.setswitchinterval(node.params["gil_switch_interval_s"])  # process-wide: see the module docstring
         return node
 

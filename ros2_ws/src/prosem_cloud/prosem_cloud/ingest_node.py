@@ -15,13 +15,19 @@ takes those absolute names and ignores the process's global arguments, so a `__n
 for the cloud does not give two nodes one name, and a remapped cloud topic stays remapped. The node
 is called `<cloud node name>_ingest` in the cloud's namespace.
 
-A callback that raises is logged (throttled) and counted in `errors`; the thread keeps spinning, as
-a dropped message must not stop a robot's uplink.
+A callback that raises is logged (the first time with its traceback, then throttled) and counted in
+`errors`; the thread keeps spinning, as a dropped message must not stop a robot's uplink. What fails
+because rclpy is shutting down (Ctrl-C invalidates the context under a running callback) is not an
+error and is neither logged nor counted.
+
+The ingest node keeps its parameter services although it has no parameters of its own: without them
+`ros2 param list` waits for them and prints a time-out for this node.
 """
 from __future__ import annotations
 
 import threading
 import time
+import traceback
 from collections.abc import Callable
 
 from rclpy.executors import ExternalShutdownException, ShutdownException, SingleThreadedExecutor
@@ -41,7 +47,7 @@ class IngestNode(Node):
         self._executor.add_node(self)
         self._stop = threading.Event()
         self._on_error = on_error
-        self._last_error_log = -float("inf")
+        self._last_error_log: float | None = None
         self._thread = threading.Thread(target=self._spin, name="cloud-ingest", daemon=True)
 
     def start(self) -> None:
@@ -54,21 +60,29 @@ class IngestNode(Node):
             except (ExternalShutdownException, ShutdownException):
                 return  # rclpy shut down (Ctrl-C) or close() below
             except Exception as exc:  # one bad callback must not end the ingest
+                if self._stop.is_set() or not self.context.ok():
+                    return  # shutting down: a publish on the invalid context failed, nothing to report
                 if self._on_error is not None:
                     self._on_error()
                 now = time.monotonic()
-                if now - self._last_error_log >= ERROR_LOG_PERIOD_S:
+                if self._last_error_log is None:
                     self._last_error_log = now
-                    self.get_logger().error(f"ingest callback failed (counted in 'errors'): {exc!r}")
+                    self.get_logger().error(f"ingest callback failed (counted in 'errors'):\n{traceback.format_exc()}")
+                elif now - self._last_error_log >= ERROR_LOG_PERIOD_S:
+                    self._last_error_log = now
+                    self.get_logger().error(f"ingest callback failed again (counted in 'errors'): {exc!r}")
 
     def close(self, timeout_s: float = 2.0) -> None:
         """Stop the thread (the callback running finishes), then destroy the node."""
         self._stop.set()
-        if self._thread.is_alive():
-            self._executor.wake()
-            self._thread.join(timeout=timeout_s)
         try:
-            self._executor.shutdown(timeout_sec=timeout_s)
+            # Ends the thread's wait at once (its spin_once sees the executor shut down); rclpy defers
+            # destroying the executor's guard condition while that wait still holds it.
+            self._executor.shutdown(timeout_sec=0.0)
         except Exception:  # the context may already be shut down (Ctrl-C): nothing left to stop
             pass
+        if self._thread.is_alive():
+            self._thread.join(timeout=timeout_s)
+            if self._thread.is_alive():
+                self.get_logger().warning(f"an ingest callback still runs after {timeout_s:g} s; destroying the node anyway")
         self.destroy_node()

@@ -14,7 +14,9 @@ The cloud (measured with `prosem bench link --only scale`, random ImageNet-head 
 built-in model): numpy's default pool of one OpenBLAS thread per core spins after every decode, so one
 robot at 5 fps plus four questions a second cost 0.50 CPU s/s against 0.10 s/s with one thread, and
 query p95 fell from 0.019 to 0.014 s. The cloud sets only OPENBLAS_NUM_THREADS: a VLM's language
-half runs in torch, whose OpenMP pool needs every core (CLOUD_THREAD_VARS).
+half runs in torch, whose OpenMP pool needs every core (CLOUD_THREAD_VARS). Where torch's own BLAS
+is OpenBLAS (aarch64 wheels; x86 wheels use MKL/oneDNN), the variable pins it too: on such a server,
+set OPENBLAS_NUM_THREADS to the core count for the cloud yourself (a value already set wins).
 
 Only when numpy is not loaded yet: then this is the node's own process (the console script). In a
 process that already has numpy (a test run hosting the node in-process) the variables could no longer

@@ -487,15 +487,9 @@ class CloudNode(Node):
 
 def main(args: list[str] | None = None) -> int:
     def make() -> CloudNode:
-        node = CloudNode()
-        try:
-            node.start()
-        except BaseException:  # run_node never sees this node: destroy it here (its ingest thread too)
-            try:
-                node.destroy_node()
-            except Exception:  # after a Ctrl-C the context may be gone; the original error is what counts
-                pass
-            raise
+        # A start() that fails (or a Ctrl-C while the models load) ends this process (run_node), so the
+        # node is not destroyed here: that would race a second Ctrl-C before run_node ignores it.
+        node = CloudNode().start()
         sys.setswitchinterval(node.params["gil_switch_interval_s"])  # process-wide: see the module docstring
         return node
 

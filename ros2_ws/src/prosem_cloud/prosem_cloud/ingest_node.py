@@ -43,14 +43,18 @@ class IngestNode(Node):
     def __init__(self, cloud: Node, on_error: Callable[[], None] | None = None) -> None:
         super().__init__(f"{cloud.get_name()}_ingest", namespace=cloud.get_namespace(), context=cloud.context,
                          use_global_arguments=False)
-        self._executor = SingleThreadedExecutor(context=cloud.context)
-        self._executor.add_node(self)
+        # Made in start(), once the models loaded: an executor installs a SIGINT guard condition, and
+        # one made earlier would be torn down (and a late second Ctrl-C land in its __del__) whenever
+        # a Ctrl-C interrupts the model load.
+        self._executor: SingleThreadedExecutor | None = None
         self._stop = threading.Event()
         self._on_error = on_error
         self._last_error_log: float | None = None
         self._thread = threading.Thread(target=self._spin, name="cloud-ingest", daemon=True)
 
     def start(self) -> None:
+        self._executor = SingleThreadedExecutor(context=self.context)
+        self._executor.add_node(self)
         self._thread.start()
 
     def _spin(self) -> None:
@@ -75,6 +79,9 @@ class IngestNode(Node):
     def close(self, timeout_s: float = 2.0) -> None:
         """Stop the thread (the callback running finishes), then destroy the node."""
         self._stop.set()
+        if self._executor is None:  # never started
+            self.destroy_node()
+            return
         try:
             # Ends the thread's wait at once (its spin_once sees the executor shut down); rclpy defers
             # destroying the executor's guard condition while that wait still holds it.

@@ -41,15 +41,13 @@ def sensitivity(photos: list[np.ndarray], top1: Callable[[np.ndarray], np.ndarra
                 eval_images: int = 48, progress: Callable[[str], None] | None = None) -> list[dict]:
     """Per-layer sensitivity of the fp32 encoder on `eval_images` of the photos (features_to_tokens
     layout for top1)."""
-    from prosem_core.codec.calibration_images import photo_variants
+    from prosem_core.codec.calibration_images import calibration_crops
     from prosem_core.models.encoder import features_to_tokens
     from prosem_core.models.int8.sensitivity import layer_sensitivity
     from prosem_core.models.paths import onnx_path
     from prosem_core.models.preprocess import to_input
-    from prosem_core.models.sample_images import CALIBRATION_PHOTOS
 
-    per_photo = calib_images // len(CALIBRATION_PHOTOS) + 1
-    calib = [{"pixels": to_input(im)} for im in photo_variants(per_photo)[:calib_images]]
+    calib = [{"pixels": to_input(im)} for im in calibration_crops(calib_images)]
     evaluate = [{"pixels": to_input(im)} for im in photos[:eval_images]]
 
     def score(got, ref):

@@ -22,6 +22,14 @@ def photo_variants(per_photo: int, seed: int = 0) -> list[np.ndarray]:
     return [im for _, im in photo_crops(CALIBRATION_PHOTOS, per_photo, seed=seed)]
 
 
+def calibration_crops(count: int, seed: int = 0) -> list[np.ndarray]:
+    """The first `count` of photo_variants, with as few crops per photo as that needs."""
+    from prosem_core.models.sample_images import CALIBRATION_PHOTOS
+
+    per_photo = max(1, -(-count // len(CALIBRATION_PHOTOS)))
+    return photo_variants(per_photo, seed=seed)[:count]
+
+
 def held_out_photos(per_photo: int, seed: int = 1000) -> list[np.ndarray]:
     """The benchmark's held-out photos (models.sample_images.HELD_OUT_PHOTOS) with seeded crops:
     never seen by calibration."""

@@ -15,7 +15,7 @@ import os
 import tempfile
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -42,9 +42,7 @@ class Int8Report:
     seconds: dict[str, float] = field(default_factory=dict)
 
     def as_dict(self) -> dict:
-        return {"recipe": self.recipe, "quantized": self.quantized, "kept_float": self.kept_float,
-                "rounding": self.rounding, "bias_corrected": self.bias_corrected,
-                "calibration_feeds": self.calibration_feeds, "seconds": self.seconds}
+        return asdict(self)
 
 
 class _Reader:

@@ -106,9 +106,9 @@ VLM_CALIBRATION_IMAGES = 8
 
 def calibration_feeds(backend, count: int = VLM_CALIBRATION_IMAGES) -> list[dict[str, np.ndarray]]:
     """Crops of the calibration photos (never the benchmarks' held-out ones), one view each."""
-    from prosem_core.codec.calibration_images import photo_variants
+    from prosem_core.codec.calibration_images import calibration_crops
 
-    images = photo_variants(max(1, -(-count // 14)), seed=0)[:count]
+    images = calibration_crops(count, seed=0)
     return [{"pixel_values": backend.pixel_values(im).numpy()[:1]} for im in images]
 
 
